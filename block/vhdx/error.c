@@ -1,0 +1,36 @@
+/*
+ * Error reporting of the VHDX format core
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "vhdx/error.h"
+
+G_DEFINE_QUARK(vhdx-error-quark, vhdx_error)
+
+int vhdx_error(GError **errp, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+
+    g_assert(errnum > 0);
+    if (errp && !*errp) {
+        va_start(ap, fmt);
+        *errp = g_error_new_valist(VHDX_ERROR, errnum, fmt, ap);
+        va_end(ap);
+    }
+    return -errnum;
+}
+
+void vhdx_error_prefix(GError **errp, const char *fmt, ...)
+{
+    g_autofree char *prefix = NULL;
+    va_list ap;
+
+    if (!errp || !*errp) {
+        return;
+    }
+    va_start(ap, fmt);
+    prefix = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_prefix_error(errp, "%s", prefix);
+}

@@ -1,0 +1,31 @@
+/*
+ * Error reporting of the VHDX format core
+ *
+ * Core functions return 0 or a negative errno and, on failure, fill a
+ * GError whose code is the positive errno.  The QEMU glue turns the
+ * message into an Error.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef VHDX_ERROR_H
+#define VHDX_ERROR_H
+
+#include <glib.h>
+
+#define VHDX_ERROR vhdx_error_quark()
+
+GQuark vhdx_error_quark(void);
+
+/*
+ * Sets *@errp (if @errp is non-NULL and *@errp is still unset) and returns
+ * -@errnum, so a failure can be reported with one return statement.
+ */
+int vhdx_error(GError **errp, int errnum, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+/* Prefixes an error already set by a callee with more context */
+void vhdx_error_prefix(GError **errp, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
+
+#endif /* VHDX_ERROR_H */

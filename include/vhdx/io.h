@@ -1,0 +1,57 @@
+/*
+ * The storage interface the VHDX format core talks through
+ *
+ * The QEMU glue implements it with bdrv_* calls on bs->file; the unit
+ * tests implement it on a memory buffer.  Every call returns 0 (length:
+ * the size in bytes) or a negative errno.  Reads beyond the end of the
+ * storage return zeros, as QEMU's file protocol does; the core checks
+ * offsets against the length itself wherever a file field points.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef VHDX_IO_H
+#define VHDX_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct VhdxIO VhdxIO;
+
+struct VhdxIO {
+    int (*pread)(VhdxIO *io, uint64_t offset, void *buf, size_t len);
+    int (*pwrite)(VhdxIO *io, uint64_t offset, const void *buf, size_t len);
+    int (*flush)(VhdxIO *io);
+    int64_t (*length)(VhdxIO *io);
+    int (*truncate)(VhdxIO *io, uint64_t length);
+    void *opaque;
+};
+
+static inline int vhdx_io_pread(VhdxIO *io, uint64_t offset, void *buf,
+                                size_t len)
+{
+    return io->pread(io, offset, buf, len);
+}
+
+static inline int vhdx_io_pwrite(VhdxIO *io, uint64_t offset,
+                                 const void *buf, size_t len)
+{
+    return io->pwrite(io, offset, buf, len);
+}
+
+static inline int vhdx_io_flush(VhdxIO *io)
+{
+    return io->flush(io);
+}
+
+static inline int64_t vhdx_io_length(VhdxIO *io)
+{
+    return io->length(io);
+}
+
+static inline int vhdx_io_truncate(VhdxIO *io, uint64_t length)
+{
+    return io->truncate(io, length);
+}
+
+#endif /* VHDX_IO_H */
