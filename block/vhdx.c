@@ -1,0 +1,2 @@
+/* placeholder: the QEMU glue is being written */
+#include "qemu/osdep.h"
