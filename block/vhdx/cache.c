@@ -1,2 +1,266 @@
-/* placeholder: being written */
-#include "vhdx/format.h"
+/*
+ * VHDX metadata page cache
+ *
+ * Pages live in a hash table keyed by file offset and on an LRU queue.
+ * Eviction takes the least recently used clean page; when every page is
+ * dirty, the dirty pages are committed first.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "vhdx/cache.h"
+#include "vhdx/endian.h"
+#include "vhdx/error.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+typedef struct CachePage {
+    uint64_t offset;
+    uint8_t *data;
+    bool dirty;
+    GList lru_link;             /* in VhdxCache.lru, most recent at head */
+} CachePage;
+
+struct VhdxCache {
+    VhdxIO *io;
+    size_t max_pages;
+    size_t max_dirty;
+    size_t dirty;
+    GHashTable *pages;          /* uint64_t offset -> CachePage */
+    GQueue lru;
+    VhdxCacheCommitFn commit;
+    void *commit_opaque;
+};
+
+static void cache_page_free(gpointer p)
+{
+    CachePage *page = p;
+
+    free(page->data);
+    g_free(page);
+}
+
+VhdxCache *vhdx_cache_new(VhdxIO *io, size_t max_pages, size_t max_dirty,
+                          VhdxCacheCommitFn commit, void *opaque)
+{
+    VhdxCache *c = g_new0(VhdxCache, 1);
+
+    g_assert(max_pages >= 2 && max_dirty >= 1 && max_dirty <= max_pages);
+    c->io = io;
+    c->max_pages = max_pages;
+    c->max_dirty = max_dirty;
+    c->pages = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
+                                     cache_page_free);
+    g_queue_init(&c->lru);
+    c->commit = commit;
+    c->commit_opaque = opaque;
+    return c;
+}
+
+void vhdx_cache_free(VhdxCache *c)
+{
+    if (c) {
+        g_hash_table_destroy(c->pages);
+        g_free(c);
+    }
+}
+
+static void cache_touch(VhdxCache *c, CachePage *page)
+{
+    g_queue_unlink(&c->lru, &page->lru_link);
+    g_queue_push_head_link(&c->lru, &page->lru_link);
+}
+
+static void cache_drop(VhdxCache *c, CachePage *page)
+{
+    g_queue_unlink(&c->lru, &page->lru_link);
+    g_hash_table_remove(c->pages, &page->offset);
+}
+
+/* Evicts the least recently used clean page; false if all are dirty */
+static bool cache_evict_one(VhdxCache *c)
+{
+    for (GList *l = c->lru.tail; l; l = l->prev) {
+        CachePage *page = l->data;
+
+        if (!page->dirty) {
+            cache_drop(c, page);
+            return true;
+        }
+    }
+    return false;
+}
+
+static int cache_make_room(VhdxCache *c, GError **errp)
+{
+    int ret;
+
+    if (c->dirty >= c->max_dirty) {
+        ret = vhdx_cache_commit(c, errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    while (g_hash_table_size(c->pages) >= c->max_pages) {
+        if (!cache_evict_one(c)) {
+            ret = vhdx_cache_commit(c, errp);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+    }
+    return 0;
+}
+
+static int cache_load(VhdxCache *c, uint64_t offset, CachePage **out,
+                      GError **errp)
+{
+    CachePage *page;
+    void *data;
+    int ret;
+
+    ret = cache_make_room(c, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    if (posix_memalign(&data, VHDX_CACHE_PAGE_SIZE, VHDX_CACHE_PAGE_SIZE)) {
+        return vhdx_error(errp, ENOMEM, "VHDX metadata cache: out of memory");
+    }
+    ret = vhdx_io_pread(c->io, offset, data, VHDX_CACHE_PAGE_SIZE);
+    if (ret < 0) {
+        free(data);
+        return vhdx_error(errp, -ret, "VHDX metadata cache: cannot read "
+                          "the page at 0x%" PRIx64, offset);
+    }
+    page = g_new0(CachePage, 1);
+    page->offset = offset;
+    page->data = data;
+    page->lru_link.data = page;
+    g_hash_table_insert(c->pages, &page->offset, page);
+    g_queue_push_head_link(&c->lru, &page->lru_link);
+    *out = page;
+    return 0;
+}
+
+int vhdx_cache_get(VhdxCache *c, uint64_t offset, uint8_t **data,
+                   GError **errp)
+{
+    CachePage *page;
+    int ret;
+
+    g_assert(offset % VHDX_CACHE_PAGE_SIZE == 0);
+    page = g_hash_table_lookup(c->pages, &offset);
+    if (page && c->dirty < c->max_dirty) {
+        cache_touch(c, page);
+        *data = page->data;
+        return 0;
+    }
+    if (page) {
+        /* Over the dirty limit: commit now, the page stays cached */
+        ret = vhdx_cache_commit(c, errp);
+        if (ret < 0) {
+            return ret;
+        }
+        cache_touch(c, page);
+        *data = page->data;
+        return 0;
+    }
+    ret = cache_load(c, offset, &page, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    *data = page->data;
+    return 0;
+}
+
+void vhdx_cache_mark_dirty(VhdxCache *c, uint64_t offset)
+{
+    CachePage *page = g_hash_table_lookup(c->pages, &offset);
+
+    g_assert(page);
+    if (!page->dirty) {
+        page->dirty = true;
+        c->dirty++;
+    }
+}
+
+size_t vhdx_cache_dirty_count(const VhdxCache *c)
+{
+    return c->dirty;
+}
+
+int vhdx_cache_commit(VhdxCache *c, GError **errp)
+{
+    g_autofree VhdxLogSector *sectors = NULL;
+    GHashTableIter iter;
+    CachePage *page;
+    size_t n = 0;
+    int ret;
+
+    if (!c->dirty) {
+        return 0;
+    }
+    sectors = g_new(VhdxLogSector, c->dirty);
+    g_hash_table_iter_init(&iter, c->pages);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&page)) {
+        if (page->dirty) {
+            sectors[n++] = (VhdxLogSector) {
+                .file_offset = page->offset,
+                .data = page->data,
+            };
+        }
+    }
+    g_assert(n == c->dirty);
+    ret = c->commit(c->commit_opaque, sectors, n, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    g_hash_table_iter_init(&iter, c->pages);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&page)) {
+        page->dirty = false;
+    }
+    c->dirty = 0;
+    return 0;
+}
+
+void vhdx_cache_invalidate(VhdxCache *c)
+{
+    g_assert(c->dirty == 0);
+    g_hash_table_remove_all(c->pages);
+    g_queue_init(&c->lru);
+}
+
+int vhdx_cache_read64(VhdxCache *c, uint64_t offset, uint64_t *value,
+                      GError **errp)
+{
+    uint64_t page_offset = offset & ~(uint64_t)(VHDX_CACHE_PAGE_SIZE - 1);
+    uint8_t *page;
+    int ret;
+
+    g_assert(offset % 8 == 0);
+    ret = vhdx_cache_get(c, page_offset, &page, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    *value = vhdx_ld64(page + (offset - page_offset));
+    return 0;
+}
+
+int vhdx_cache_write64(VhdxCache *c, uint64_t offset, uint64_t value,
+                       GError **errp)
+{
+    uint64_t page_offset = offset & ~(uint64_t)(VHDX_CACHE_PAGE_SIZE - 1);
+    uint8_t *page;
+    int ret;
+
+    g_assert(offset % 8 == 0);
+    ret = vhdx_cache_get(c, page_offset, &page, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    vhdx_st64(page + (offset - page_offset), value);
+    vhdx_cache_mark_dirty(c, page_offset);
+    return 0;
+}

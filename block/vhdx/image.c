@@ -1,2 +1,450 @@
-/* placeholder: being written */
-#include "vhdx/format.h"
+/*
+ * A VHDX image: open, write sessions, mapping, block updates, flush, close
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "vhdx/error.h"
+#include "vhdx/image.h"
+#include "vhdx/space.h"
+
+#include <errno.h>
+#include <inttypes.h>
+
+/* ---- open ---- */
+
+static int image_check_file_id(VhdxIO *io, uint64_t length, GError **errp)
+{
+    uint8_t sig[8];
+    int ret;
+
+    if (length < VHDX_HEADER_AREA_SIZE) {
+        return vhdx_error(errp, EINVAL, "VHDX file is %" PRIu64 " bytes, "
+                          "smaller than its 1 MiB header area", length);
+    }
+    ret = vhdx_io_pread(io, VHDX_FILE_ID_OFFSET, sig, sizeof(sig));
+    if (ret < 0) {
+        return vhdx_error(errp, -ret, "VHDX file identifier: read failed");
+    }
+    if (!vhdx_file_id_valid(sig, sizeof(sig))) {
+        return vhdx_error(errp, EINVAL, "VHDX file identifier: signature "
+                          "'vhdxfile' not found; not a VHDX file");
+    }
+    return 0;
+}
+
+static int image_check_log_placement(const VhdxHeader *h, uint64_t length,
+                                     GError **errp)
+{
+    if (h->log_offset > length || h->log_length > length - h->log_offset) {
+        return vhdx_error(errp, EINVAL, "VHDX header: the log at 0x%" PRIx64
+                          " (%" PRIu32 " bytes) lies beyond the end of the "
+                          "file (%" PRIu64 " bytes)", h->log_offset,
+                          h->log_length, length);
+    }
+    return 0;
+}
+
+/*
+ * A dirty log is replayed before anything else is read: it may hold
+ * newer copies of the region table, metadata or BAT.
+ */
+static int image_replay_log(VhdxImage *img, GError **errp)
+{
+    VhdxHeader h = img->header.current;
+    bool needed = false;
+    int ret;
+
+    if (vhdx_guid_is_zero(&h.log_guid)) {
+        return 0;
+    }
+    ret = vhdx_log_needs_replay(img->io, h.log_offset, h.log_length,
+                                &h.log_guid, &needed, errp);
+    if (ret < 0 || !needed) {
+        return ret;
+    }
+    if (!img->writable) {
+        return vhdx_error(errp, EPERM, "VHDX log needs to be replayed, which "
+                          "needs write access");
+    }
+    ret = vhdx_log_replay(img->io, h.log_offset, h.log_length, &h.log_guid,
+                          &img->log_replayed, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    /* The log is applied: a new header with no LogGuid says so */
+    vhdx_guid_generate(&h.file_write_guid);
+    memset(&h.log_guid, 0, sizeof(h.log_guid));
+    return vhdx_header_update(img->io, &img->header, &h, errp);
+}
+
+static int image_load_geometry(VhdxImage *img, GError **errp)
+{
+    const VhdxMetadata *md = &img->metadata;
+    int ret;
+
+    ret = vhdx_bat_geometry_init(&img->geo, md->virtual_disk_size,
+                                 md->block_size, md->logical_sector_size,
+                                 md->has_parent, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    if (img->geo.total_entries > img->regions.bat_length /
+                                 VHDX_BAT_ENTRY_SIZE) {
+        return vhdx_error(errp, EINVAL, "VHDX BAT region: %" PRIu32 " bytes "
+                          "cannot hold the %" PRIu64 " entries the disk "
+                          "size needs", img->regions.bat_length,
+                          img->geo.total_entries);
+    }
+    return 0;
+}
+
+static int image_commit_sectors(void *opaque, const VhdxLogSector *sectors,
+                                size_t n, GError **errp);
+
+static size_t image_max_dirty(VhdxImage *img)
+{
+    size_t per_entry = vhdx_log_max_sectors_per_entry(&img->log);
+
+    /* One transaction should fit one log entry where the log allows it */
+    return MAX(1, MIN(VHDX_CACHE_DEFAULT_PAGES / 4, per_entry));
+}
+
+static int image_open_structures(VhdxImage *img, unsigned flags,
+                                 GError **errp)
+{
+    VhdxSpaceScan scan;
+    int64_t length;
+    int ret;
+
+    length = vhdx_io_length(img->io);
+    if (length < 0) {
+        return vhdx_error(errp, (int)-length, "VHDX: cannot get file length");
+    }
+    ret = image_check_file_id(img->io, length, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = vhdx_header_load(img->io, &img->header, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = image_check_log_placement(&img->header.current, length, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = image_replay_log(img, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    /* Replay may have grown the file */
+    length = vhdx_io_length(img->io);
+    if (length < 0) {
+        return vhdx_error(errp, (int)-length, "VHDX: cannot get file length");
+    }
+    ret = vhdx_region_load(img->io, length, &img->regions, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = vhdx_metadata_load(img->io, img->regions.metadata_offset,
+                             img->regions.metadata_length, &img->metadata,
+                             errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = image_load_geometry(img, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = vhdx_space_scan(img->io, &img->header.current, &img->regions,
+                          &img->geo, length, flags & VHDX_OPEN_CHECK,
+                          &img->alloc, &scan, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    img->overlaps = scan.overlaps;
+    return 0;
+}
+
+int vhdx_image_open(VhdxIO *io, unsigned flags, VhdxImage **out,
+                    GError **errp)
+{
+    VhdxImage *img = g_new0(VhdxImage, 1);
+    int ret;
+
+    img->io = io;
+    img->writable = flags & VHDX_OPEN_WRITE;
+    ret = image_open_structures(img, flags, errp);
+    if (ret < 0) {
+        vhdx_image_free(img);
+        return ret;
+    }
+    /* The log geometry is known now; the GUID is set per write session */
+    vhdx_log_init(&img->log, io, img->header.current.log_offset,
+                  img->header.current.log_length,
+                  &img->header.current.log_guid);
+    img->cache = vhdx_cache_new(io, VHDX_CACHE_DEFAULT_PAGES,
+                                image_max_dirty(img), image_commit_sectors,
+                                img);
+    *out = img;
+    return 0;
+}
+
+void vhdx_image_free(VhdxImage *img)
+{
+    if (img) {
+        vhdx_cache_free(img->cache);
+        vhdx_alloc_destroy(&img->alloc);
+        vhdx_metadata_clear(&img->metadata);
+        g_free(img);
+    }
+}
+
+/* ---- write sessions, commit, flush, close ---- */
+
+int vhdx_image_begin_write(VhdxImage *img, bool data, GError **errp)
+{
+    VhdxHeader h;
+    int ret;
+
+    g_assert(img->writable);
+    if (img->session_started && (img->data_guid_updated || !data)) {
+        return 0;
+    }
+    h = img->header.current;
+    if (!img->session_started) {
+        vhdx_guid_generate(&h.file_write_guid);
+        vhdx_guid_generate(&h.log_guid);
+    }
+    if (data) {
+        vhdx_guid_generate(&h.data_write_guid);
+    }
+    ret = vhdx_header_update(img->io, &img->header, &h, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!img->session_started) {
+        vhdx_log_init(&img->log, img->io, h.log_offset, h.log_length,
+                      &h.log_guid);
+        img->session_started = true;
+    }
+    img->data_guid_updated |= data;
+    return 0;
+}
+
+static int image_commit_sectors(void *opaque, const VhdxLogSector *sectors,
+                                size_t n, GError **errp)
+{
+    VhdxImage *img = opaque;
+    int ret;
+
+    g_assert(img->session_started);
+    /* Payload written so far must be durable before metadata points at it */
+    ret = vhdx_io_flush(img->io);
+    if (ret < 0) {
+        return vhdx_error(errp, -ret, "VHDX: flushing data before a "
+                          "metadata update failed");
+    }
+    ret = vhdx_log_commit(&img->log, sectors, n, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    vhdx_alloc_committed(&img->alloc);
+    return 0;
+}
+
+int vhdx_image_flush(VhdxImage *img, GError **errp)
+{
+    if (!img->writable || !vhdx_cache_dirty_count(img->cache)) {
+        return 0;
+    }
+    return vhdx_cache_commit(img->cache, errp);
+}
+
+/* Everything is home: a header without LogGuid tells readers so */
+static int image_mark_log_clean(VhdxImage *img, GError **errp)
+{
+    VhdxHeader h = img->header.current;
+
+    if (vhdx_guid_is_zero(&h.log_guid)) {
+        return 0;
+    }
+    memset(&h.log_guid, 0, sizeof(h.log_guid));
+    return vhdx_header_update(img->io, &img->header, &h, errp);
+}
+
+int vhdx_image_close(VhdxImage *img, GError **errp)
+{
+    int ret = 0;
+
+    if (img->writable && img->session_started) {
+        ret = vhdx_image_flush(img, errp);
+        if (ret == 0) {
+            ret = image_mark_log_clean(img, errp);
+        }
+    }
+    vhdx_image_free(img);
+    return ret;
+}
+
+/* ---- mapping and block updates ---- */
+
+static uint64_t bat_entry_offset(const VhdxImage *img, uint64_t index)
+{
+    return img->regions.bat_offset + index * VHDX_BAT_ENTRY_SIZE;
+}
+
+int vhdx_image_block_entry(VhdxImage *img, uint64_t block, uint64_t *entry,
+                           GError **errp)
+{
+    uint64_t index = vhdx_bat_payload_index(&img->geo, block);
+
+    g_assert(block < img->geo.payload_blocks);
+    return vhdx_cache_read64(img->cache, bat_entry_offset(img, index), entry,
+                             errp);
+}
+
+static VhdxExtentKind extent_kind_of_state(const VhdxImage *img,
+                                           unsigned state)
+{
+    switch (state) {
+    case VHDX_PAYLOAD_FULLY_PRESENT:
+        return VHDX_EXTENT_DATA;
+    case VHDX_PAYLOAD_ZERO:
+        return VHDX_EXTENT_ZERO;
+    case VHDX_PAYLOAD_UNDEFINED:
+    case VHDX_PAYLOAD_UNMAPPED:
+        /* Content is undefined; without a parent, zeros are the answer */
+        return img->geo.has_parent ? VHDX_EXTENT_UNALLOCATED :
+                                     VHDX_EXTENT_ZERO;
+    default:
+        return VHDX_EXTENT_UNALLOCATED;
+    }
+}
+
+int vhdx_image_map(VhdxImage *img, uint64_t offset, uint64_t bytes,
+                   VhdxExtent *ext, GError **errp)
+{
+    uint64_t block = offset / img->geo.block_size;
+    uint64_t in_block = offset % img->geo.block_size;
+    uint64_t entry;
+    unsigned state;
+    int ret;
+
+    g_assert(offset < img->geo.virtual_size);
+    ret = vhdx_image_block_entry(img, block, &entry, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    state = vhdx_bat_state(entry);
+    if (state == VHDX_PAYLOAD_PARTIALLY_PRESENT) {
+        return vhdx_error(errp, ENOTSUP, "VHDX block %" PRIu64 " is "
+                          "partially present; differencing images are not "
+                          "supported yet", block);
+    }
+    ext->kind = extent_kind_of_state(img, state);
+    ext->length = MIN(bytes, vhdx_image_block_bytes(img, block) - in_block);
+    ext->file_offset = ext->kind == VHDX_EXTENT_DATA ?
+                       vhdx_bat_offset(entry) + in_block : 0;
+    return 0;
+}
+
+int vhdx_image_alloc_block(VhdxImage *img, uint64_t *file_offset,
+                           bool *fresh, GError **errp)
+{
+    uint64_t offset;
+    int64_t length;
+    int ret;
+
+    offset = vhdx_alloc_take(&img->alloc, img->geo.block_size, fresh);
+    if (!*fresh) {
+        *file_offset = offset;
+        return 0;
+    }
+    /*
+     * Grow the file over the whole block now, so that the unwritten parts
+     * read as zeros and the block lies inside the file when published.
+     */
+    length = vhdx_io_length(img->io);
+    if (length < 0) {
+        ret = (int)length;
+    } else if ((uint64_t)length < offset + img->geo.block_size) {
+        ret = vhdx_io_truncate(img->io, offset + img->geo.block_size);
+    } else {
+        /* Bytes past the used end (a crashed session's): not zero */
+        *fresh = false;
+        ret = 0;
+    }
+    if (ret < 0) {
+        vhdx_alloc_untake(&img->alloc, offset, img->geo.block_size);
+        return vhdx_error(errp, -ret, "VHDX: cannot grow the file for a new "
+                          "block at 0x%" PRIx64, offset);
+    }
+    *file_offset = offset;
+    return 0;
+}
+
+void vhdx_image_unalloc_block(VhdxImage *img, uint64_t file_offset)
+{
+    vhdx_alloc_untake(&img->alloc, file_offset, img->geo.block_size);
+}
+
+int vhdx_image_set_block(VhdxImage *img, uint64_t block, unsigned state,
+                         uint64_t file_offset, GError **errp)
+{
+    uint64_t index = vhdx_bat_payload_index(&img->geo, block);
+    uint64_t old;
+    int ret;
+
+    g_assert(img->session_started);
+    g_assert(vhdx_payload_has_data(state) ? file_offset != 0 :
+                                            file_offset == 0);
+    ret = vhdx_cache_read64(img->cache, bat_entry_offset(img, index), &old,
+                            errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = vhdx_cache_write64(img->cache, bat_entry_offset(img, index),
+                             vhdx_bat_entry(state, file_offset), errp);
+    if (ret < 0) {
+        return ret;
+    }
+    if (vhdx_payload_has_data(vhdx_bat_state(old)) &&
+        vhdx_bat_offset(old) != file_offset) {
+        vhdx_alloc_release(&img->alloc, vhdx_bat_offset(old),
+                           img->geo.block_size);
+    }
+    return 0;
+}
+
+/* ---- check ---- */
+
+int vhdx_image_check(VhdxImage *img, VhdxCheckReport *report, GError **errp)
+{
+    VhdxSpaceScan scan;
+    int64_t length;
+    int ret;
+
+    length = vhdx_io_length(img->io);
+    if (length < 0) {
+        return vhdx_error(errp, (int)-length, "VHDX: cannot get file length");
+    }
+    ret = vhdx_image_flush(img, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = vhdx_space_scan(img->io, &img->header.current, &img->regions,
+                          &img->geo, length, true, NULL, &scan, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    *report = (VhdxCheckReport) {
+        .corruptions = scan.invalid_entries + scan.overlaps,
+        .leaked_bytes = (uint64_t)length > scan.used_end ?
+                        length - scan.used_end : 0,
+        .allocated_blocks = scan.allocated_blocks,
+        .total_blocks = img->geo.payload_blocks,
+        .image_end = scan.used_end,
+    };
+    return 0;
+}

@@ -94,4 +94,8 @@ typedef enum VhdxBitmapState {
 #define VHDX_LOCATOR_HEADER_SIZE  20
 #define VHDX_LOCATOR_ENTRY_SIZE   12
 
+/* Integer helpers shared by the core (QEMU has its own; the core is apart) */
+#define VHDX_DIV_ROUND_UP(n, d)    (((n) + (d) - 1) / (d))
+#define VHDX_ALIGN_UP(n, a)        (VHDX_DIV_ROUND_UP(n, a) * (a))
+
 #endif /* VHDX_FORMAT_H */

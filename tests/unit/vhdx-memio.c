@@ -19,6 +19,7 @@ static int memio_pread(VhdxIO *io, uint64_t offset, void *buf, size_t len)
     MemIO *m = io->opaque;
     size_t avail = 0;
 
+    m->reads++;
     if (m->fail_reads_errno) {
         return -m->fail_reads_errno;
     }

@@ -15,6 +15,7 @@
 typedef struct MemIO {
     VhdxIO io;
     GByteArray *data;
+    unsigned reads;             /* pread calls so far */
     unsigned writes;            /* pwrite calls so far */
     unsigned flushes;
     unsigned truncates;

@@ -1,0 +1,131 @@
+/*
+ * VHDX file space allocation
+ *
+ * The free list is kept sorted and merged, so first-fit walks few
+ * entries: holes only appear when whole blocks are zeroed or discarded.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "vhdx/alloc.h"
+#include "vhdx/format.h"
+
+void vhdx_alloc_init(VhdxAllocator *a, uint64_t end)
+{
+    a->end = VHDX_ALIGN_UP(end, VHDX_ALIGNMENT);
+    a->free = g_array_new(FALSE, FALSE, sizeof(VhdxRange));
+    a->pending = g_array_new(FALSE, FALSE, sizeof(VhdxRange));
+}
+
+void vhdx_alloc_destroy(VhdxAllocator *a)
+{
+    if (a->free) {
+        g_array_free(a->free, TRUE);
+        g_array_free(a->pending, TRUE);
+        a->free = a->pending = NULL;
+    }
+}
+
+/* Inserts a range into the sorted free list, merging with neighbours */
+static void free_list_insert(GArray *list, uint64_t offset, uint64_t length)
+{
+    guint i = 0;
+    VhdxRange *r;
+
+    while (i < list->len &&
+           g_array_index(list, VhdxRange, i).offset < offset) {
+        i++;
+    }
+    if (i > 0) {
+        r = &g_array_index(list, VhdxRange, i - 1);
+        if (r->offset + r->length == offset) {
+            r->length += length;
+            if (i < list->len) {
+                VhdxRange *next = &g_array_index(list, VhdxRange, i);
+
+                if (r->offset + r->length == next->offset) {
+                    r->length += next->length;
+                    g_array_remove_index(list, i);
+                }
+            }
+            return;
+        }
+    }
+    if (i < list->len) {
+        r = &g_array_index(list, VhdxRange, i);
+        if (offset + length == r->offset) {
+            r->offset = offset;
+            r->length += length;
+            return;
+        }
+    }
+    g_array_insert_val(list, i, ((VhdxRange) { offset, length }));
+}
+
+void vhdx_alloc_add_hole(VhdxAllocator *a, uint64_t offset, uint64_t length)
+{
+    g_assert(offset % VHDX_ALIGNMENT == 0 && length % VHDX_ALIGNMENT == 0);
+    if (length) {
+        free_list_insert(a->free, offset, length);
+    }
+}
+
+uint64_t vhdx_alloc_take(VhdxAllocator *a, uint64_t length, bool *fresh)
+{
+    uint64_t offset;
+
+    g_assert(length && length % VHDX_ALIGNMENT == 0);
+    for (guint i = 0; i < a->free->len; i++) {
+        VhdxRange *r = &g_array_index(a->free, VhdxRange, i);
+
+        if (r->length >= length) {
+            offset = r->offset;
+            r->offset += length;
+            r->length -= length;
+            if (!r->length) {
+                g_array_remove_index(a->free, i);
+            }
+            *fresh = false;
+            return offset;
+        }
+    }
+    offset = a->end;
+    a->end += length;
+    *fresh = true;
+    return offset;
+}
+
+void vhdx_alloc_untake(VhdxAllocator *a, uint64_t offset, uint64_t length)
+{
+    if (offset + length == a->end) {
+        a->end = offset;
+    } else {
+        free_list_insert(a->free, offset, length);
+    }
+}
+
+void vhdx_alloc_release(VhdxAllocator *a, uint64_t offset, uint64_t length)
+{
+    g_assert(offset % VHDX_ALIGNMENT == 0 && length % VHDX_ALIGNMENT == 0);
+    g_array_append_val(a->pending, ((VhdxRange) { offset, length }));
+}
+
+void vhdx_alloc_committed(VhdxAllocator *a)
+{
+    for (guint i = 0; i < a->pending->len; i++) {
+        VhdxRange *r = &g_array_index(a->pending, VhdxRange, i);
+
+        free_list_insert(a->free, r->offset, r->length);
+    }
+    g_array_set_size(a->pending, 0);
+}
+
+uint64_t vhdx_alloc_free_bytes(const VhdxAllocator *a)
+{
+    uint64_t total = 0;
+
+    for (guint i = 0; i < a->free->len; i++) {
+        total += g_array_index(a->free, VhdxRange, i).length;
+    }
+    return total;
+}

@@ -1,0 +1,249 @@
+/*
+ * Creating a VHDX image
+ *
+ * Layout: the 1 MiB header area (file identifier, two headers, two
+ * region tables), the log at 1 MiB, the 1 MiB metadata region, the BAT,
+ * and for a fixed image every payload block in order.  The file
+ * identifier is written last, so a file whose creation died midway is
+ * not mistaken for a VHDX image.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "vhdx/endian.h"
+#include "vhdx/error.h"
+#include "vhdx/image.h"
+
+#include <errno.h>
+#include <inttypes.h>
+
+#define METADATA_REGION_SIZE VHDX_MiB
+
+typedef struct CreateLayout {
+    uint64_t log_offset;
+    uint64_t metadata_offset;
+    uint64_t bat_offset;
+    uint64_t bat_length;
+    uint64_t payload_offset;    /* fixed images: first payload block */
+    uint64_t file_length;
+} CreateLayout;
+
+static int create_check_params(const VhdxCreateParams *p, GError **errp)
+{
+    uint32_t lss = p->logical_sector_size;
+
+    if (lss != 512 && lss != 4096) {
+        return vhdx_error(errp, EINVAL, "VHDX logical sector size must be "
+                          "512 or 4096, not %" PRIu32, lss);
+    }
+    if (p->physical_sector_size != 512 && p->physical_sector_size != 4096) {
+        return vhdx_error(errp, EINVAL, "VHDX physical sector size must be "
+                          "512 or 4096, not %" PRIu32,
+                          p->physical_sector_size);
+    }
+    if (p->virtual_size > VHDX_VIRTUAL_SIZE_MAX) {
+        return vhdx_error(errp, EINVAL, "VHDX virtual size %" PRIu64 " "
+                          "exceeds 64 TiB", p->virtual_size);
+    }
+    if (p->virtual_size % lss) {
+        return vhdx_error(errp, EINVAL, "VHDX virtual size %" PRIu64 " is "
+                          "not a multiple of the logical sector size %"
+                          PRIu32, p->virtual_size, lss);
+    }
+    if (p->log_size < VHDX_LOG_MIN_SIZE || p->log_size % VHDX_ALIGNMENT) {
+        return vhdx_error(errp, EINVAL, "VHDX log size %" PRIu32 " is not "
+                          "a non-zero multiple of 1 MiB", p->log_size);
+    }
+    return 0;
+}
+
+static void create_layout(const VhdxCreateParams *p,
+                          const VhdxBatGeometry *geo, CreateLayout *l)
+{
+    l->log_offset = VHDX_HEADER_AREA_SIZE;
+    l->metadata_offset = l->log_offset + p->log_size;
+    l->bat_offset = l->metadata_offset + METADATA_REGION_SIZE;
+    l->bat_length = vhdx_bat_region_size(geo);
+    l->payload_offset = l->bat_offset + l->bat_length;
+    l->file_length = l->payload_offset;
+    if (p->fixed) {
+        l->file_length += geo->payload_blocks * p->block_size;
+    }
+}
+
+static int create_write(VhdxIO *io, uint64_t offset, const void *buf,
+                        size_t len, const char *what, GError **errp)
+{
+    int ret = vhdx_io_pwrite(io, offset, buf, len);
+
+    if (ret < 0) {
+        return vhdx_error(errp, -ret, "VHDX create: cannot write the %s",
+                          what);
+    }
+    return 0;
+}
+
+static int create_write_metadata(VhdxIO *io, const VhdxCreateParams *p,
+                                 const CreateLayout *l, GError **errp)
+{
+    g_autofree uint8_t *buf = g_malloc0(METADATA_REGION_SIZE);
+    VhdxMetadata md = {
+        .block_size = p->block_size,
+        .virtual_disk_size = p->virtual_size,
+        .logical_sector_size = p->logical_sector_size,
+        .physical_sector_size = p->physical_sector_size,
+        /* Fixed images keep their blocks allocated, as the spec asks */
+        .leave_blocks_allocated = p->fixed,
+    };
+    int ret;
+
+    vhdx_guid_generate(&md.page83);
+    ret = vhdx_metadata_encode(&md, buf, METADATA_REGION_SIZE, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    return create_write(io, l->metadata_offset, buf, METADATA_REGION_SIZE,
+                        "metadata region", errp);
+}
+
+static uint64_t create_payload_entry(const VhdxCreateParams *p,
+                                     const CreateLayout *l, uint64_t block)
+{
+    if (p->fixed) {
+        return vhdx_bat_entry(VHDX_PAYLOAD_FULLY_PRESENT,
+                              l->payload_offset + block * p->block_size);
+    }
+    return vhdx_bat_entry(p->block_state_zero ? VHDX_PAYLOAD_ZERO :
+                          VHDX_PAYLOAD_NOT_PRESENT, 0);
+}
+
+/* Writes the BAT in 1 MiB pieces; all-zero pieces are already zero */
+static int create_write_bat(VhdxIO *io, const VhdxCreateParams *p,
+                            const VhdxBatGeometry *geo,
+                            const CreateLayout *l, GError **errp)
+{
+    const uint64_t per_piece = VHDX_MiB / VHDX_BAT_ENTRY_SIZE;
+    g_autofree uint8_t *buf = g_malloc(VHDX_MiB);
+    uint64_t block = 0;
+    int ret;
+
+    for (uint64_t first = 0; first < geo->total_entries; first += per_piece) {
+        uint64_t n = MIN(per_piece, geo->total_entries - first);
+        bool all_zero = true;
+
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t entry = 0;
+
+            if (!vhdx_bat_index_is_bitmap(geo, first + i) &&
+                block < geo->payload_blocks) {
+                entry = create_payload_entry(p, l, block++);
+            }
+            all_zero &= entry == 0;
+            vhdx_st64(buf + i * VHDX_BAT_ENTRY_SIZE, entry);
+        }
+        if (all_zero) {
+            continue;
+        }
+        ret = create_write(io, l->bat_offset + first * VHDX_BAT_ENTRY_SIZE,
+                           buf, n * VHDX_BAT_ENTRY_SIZE, "BAT", errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static int create_write_header_area(VhdxIO *io, const VhdxCreateParams *p,
+                                    const CreateLayout *l, GError **errp)
+{
+    g_autofree uint8_t *buf = g_malloc0(VHDX_REGION_TABLE_SIZE);
+    VhdxRegions regions = {
+        .bat_offset = l->bat_offset,
+        .bat_length = l->bat_length,
+        .metadata_offset = l->metadata_offset,
+        .metadata_length = METADATA_REGION_SIZE,
+    };
+    VhdxHeader h = {
+        .version = VHDX_HEADER_VERSION,
+        .log_version = VHDX_LOG_VERSION,
+        .log_offset = l->log_offset,
+        .log_length = p->log_size,
+    };
+    int ret;
+
+    vhdx_region_table_encode(&regions, buf);
+    ret = create_write(io, VHDX_REGION1_OFFSET, buf, VHDX_REGION_TABLE_SIZE,
+                       "region table", errp);
+    if (ret == 0) {
+        ret = create_write(io, VHDX_REGION2_OFFSET, buf,
+                           VHDX_REGION_TABLE_SIZE, "region table", errp);
+    }
+    vhdx_guid_generate(&h.file_write_guid);
+    vhdx_guid_generate(&h.data_write_guid);
+    /* Two valid headers; the second, with the larger number, is current */
+    for (int i = 0; i < 2 && ret == 0; i++) {
+        h.sequence_number = i + 1;
+        vhdx_header_encode(&h, buf);
+        ret = create_write(io, i ? VHDX_HEADER2_OFFSET : VHDX_HEADER1_OFFSET,
+                           buf, VHDX_HEADER_SIZE, "header", errp);
+    }
+    return ret;
+}
+
+static int create_write_file_id(VhdxIO *io, const VhdxCreateParams *p,
+                                GError **errp)
+{
+    g_autofree uint8_t *buf = g_malloc0(VHDX_FILE_ID_SIZE);
+
+    vhdx_file_id_encode(buf, p->creator ? p->creator : "qemu-vhdx");
+    return create_write(io, VHDX_FILE_ID_OFFSET, buf, VHDX_FILE_ID_SIZE,
+                        "file identifier", errp);
+}
+
+int vhdx_image_create(VhdxIO *io, const VhdxCreateParams *p, GError **errp)
+{
+    VhdxBatGeometry geo;
+    CreateLayout l;
+    int ret;
+
+    ret = create_check_params(p, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = vhdx_bat_geometry_init(&geo, p->virtual_size, p->block_size,
+                                 p->logical_sector_size, false, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    create_layout(p, &geo, &l);
+    /* Start from an empty file so every byte we do not write reads zero */
+    ret = vhdx_io_truncate(io, 0);
+    if (ret == 0) {
+        ret = vhdx_io_truncate(io, l.file_length);
+    }
+    if (ret < 0) {
+        return vhdx_error(errp, -ret, "VHDX create: cannot size the file to "
+                          "%" PRIu64 " bytes", l.file_length);
+    }
+    ret = create_write_metadata(io, p, &l, errp);
+    if (ret == 0) {
+        ret = create_write_bat(io, p, &geo, &l, errp);
+    }
+    if (ret == 0) {
+        ret = create_write_header_area(io, p, &l, errp);
+    }
+    if (ret == 0) {
+        ret = vhdx_io_flush(io);
+        if (ret < 0) {
+            return vhdx_error(errp, -ret, "VHDX create: flush failed");
+        }
+        ret = create_write_file_id(io, p, errp);
+    }
+    if (ret == 0) {
+        ret = vhdx_io_flush(io);
+        if (ret < 0) {
+            return vhdx_error(errp, -ret, "VHDX create: flush failed");
+        }
+    }
+    return ret;
+}

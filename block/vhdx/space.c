@@ -1,0 +1,175 @@
+/*
+ * VHDX file space map
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "vhdx/error.h"
+#include "vhdx/endian.h"
+#include "vhdx/space.h"
+
+#include <errno.h>
+#include <inttypes.h>
+
+/* BAT entries read per I/O while scanning */
+#define SCAN_BATCH_ENTRIES (VHDX_MiB / VHDX_BAT_ENTRY_SIZE)
+
+typedef struct SpaceMap {
+    uint8_t *bits;              /* one bit per 1 MiB unit of the file */
+    uint64_t units;
+    uint64_t used_end_unit;
+} SpaceMap;
+
+/* Marks [offset, offset + length); false if any unit was already used */
+static bool space_mark(SpaceMap *m, uint64_t offset, uint64_t length)
+{
+    uint64_t first = offset / VHDX_ALIGNMENT;
+    uint64_t end = VHDX_DIV_ROUND_UP(offset + length, VHDX_ALIGNMENT);
+    bool clean = true;
+
+    g_assert(end <= m->units);
+    for (uint64_t u = first; u < end; u++) {
+        if (m->bits[u / 8] & (1u << (u % 8))) {
+            clean = false;
+        }
+        m->bits[u / 8] |= 1u << (u % 8);
+    }
+    m->used_end_unit = MAX(m->used_end_unit, end);
+    return clean;
+}
+
+static bool space_unit_used(const SpaceMap *m, uint64_t u)
+{
+    return m->bits[u / 8] & (1u << (u % 8));
+}
+
+/* The region table checked its regions; the log must stay clear of them */
+static int space_mark_fixed_structures(SpaceMap *m, const VhdxHeader *h,
+                                       const VhdxRegions *r, GError **errp)
+{
+    space_mark(m, 0, VHDX_HEADER_AREA_SIZE);
+    space_mark(m, r->bat_offset, r->bat_length);
+    space_mark(m, r->metadata_offset, r->metadata_length);
+    if (!space_mark(m, h->log_offset, h->log_length)) {
+        return vhdx_error(errp, EINVAL,
+                          "VHDX header: the log at 0x%" PRIx64 " (%" PRIu32
+                          " bytes) overlaps the header area or a region",
+                          h->log_offset, h->log_length);
+    }
+    return 0;
+}
+
+static int scan_entry(SpaceMap *m, const VhdxBatGeometry *g, uint64_t index,
+                      uint64_t entry, uint64_t file_length, bool tolerate,
+                      VhdxSpaceScan *out, GError **errp)
+{
+    bool is_bitmap = vhdx_bat_index_is_bitmap(g, index);
+    unsigned state = vhdx_bat_state(entry);
+    uint64_t size;
+    int ret;
+
+    ret = vhdx_bat_entry_check(g, index, entry, file_length,
+                               tolerate ? NULL : errp);
+    if (ret < 0) {
+        out->invalid_entries++;
+        return tolerate ? 0 : ret;
+    }
+    if (is_bitmap ? state != VHDX_BITMAP_PRESENT :
+                    !vhdx_payload_has_data(state)) {
+        return 0;
+    }
+    size = is_bitmap ? VHDX_BITMAP_BLOCK_SIZE : g->block_size;
+    if (!is_bitmap) {
+        out->allocated_blocks++;
+    }
+    if (!space_mark(m, vhdx_bat_offset(entry), size)) {
+        out->overlaps++;
+        if (!tolerate) {
+            return vhdx_error(errp, EINVAL,
+                              "VHDX BAT entry %" PRIu64 ": block at "
+                              "FileOffsetMB %" PRIu64 " overlaps other "
+                              "metadata or data", index,
+                              vhdx_bat_offset(entry) >> VHDX_BAT_OFFSET_SHIFT);
+        }
+    }
+    return 0;
+}
+
+static int scan_bat(VhdxIO *io, SpaceMap *m, const VhdxRegions *r,
+                    const VhdxBatGeometry *g, uint64_t file_length,
+                    bool tolerate, VhdxSpaceScan *out, GError **errp)
+{
+    g_autofree uint8_t *buf = g_malloc(SCAN_BATCH_ENTRIES *
+                                       VHDX_BAT_ENTRY_SIZE);
+    uint64_t index = 0;
+    int ret;
+
+    while (index < g->total_entries) {
+        uint64_t n = MIN(SCAN_BATCH_ENTRIES, g->total_entries - index);
+
+        ret = vhdx_io_pread(io, r->bat_offset + index * VHDX_BAT_ENTRY_SIZE,
+                            buf, n * VHDX_BAT_ENTRY_SIZE);
+        if (ret < 0) {
+            return vhdx_error(errp, -ret, "VHDX BAT: cannot read entries "
+                              "from %" PRIu64, index);
+        }
+        for (uint64_t i = 0; i < n; i++) {
+            ret = scan_entry(m, g, index + i,
+                             vhdx_ld64(buf + i * VHDX_BAT_ENTRY_SIZE),
+                             file_length, tolerate, out, errp);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        index += n;
+    }
+    return 0;
+}
+
+static void feed_allocator(const SpaceMap *m, VhdxAllocator *alloc)
+{
+    uint64_t hole_start = 0;
+    bool in_hole = false;
+
+    vhdx_alloc_init(alloc, m->used_end_unit * VHDX_ALIGNMENT);
+    for (uint64_t u = 0; u <= m->used_end_unit; u++) {
+        bool used = u == m->used_end_unit || space_unit_used(m, u);
+
+        if (!used && !in_hole) {
+            hole_start = u;
+            in_hole = true;
+        } else if (used && in_hole) {
+            vhdx_alloc_add_hole(alloc, hole_start * VHDX_ALIGNMENT,
+                                (u - hole_start) * VHDX_ALIGNMENT);
+            in_hole = false;
+        }
+    }
+}
+
+int vhdx_space_scan(VhdxIO *io, const VhdxHeader *h, const VhdxRegions *r,
+                    const VhdxBatGeometry *g, uint64_t file_length,
+                    bool tolerate, VhdxAllocator *alloc, VhdxSpaceScan *out,
+                    GError **errp)
+{
+    SpaceMap m = { 0 };
+    uint64_t covered = MAX(file_length, MAX(h->log_offset + h->log_length,
+                           MAX(r->bat_offset + r->bat_length,
+                               r->metadata_offset + r->metadata_length)));
+    int ret;
+
+    *out = (VhdxSpaceScan) { 0 };
+    m.units = VHDX_DIV_ROUND_UP(covered, VHDX_ALIGNMENT);
+    m.bits = g_malloc0(VHDX_DIV_ROUND_UP(m.units, 8));
+    ret = space_mark_fixed_structures(&m, h, r, errp);
+    if (ret == 0) {
+        ret = scan_bat(io, &m, r, g, file_length, tolerate, out, errp);
+    }
+    if (ret == 0) {
+        out->used_end = m.used_end_unit * VHDX_ALIGNMENT;
+        if (alloc) {
+            feed_allocator(&m, alloc);
+        }
+    }
+    g_free(m.bits);
+    return ret;
+}

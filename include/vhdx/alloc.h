@@ -1,0 +1,56 @@
+/*
+ * VHDX file space allocation for payload and sector bitmap blocks
+ *
+ * Space is handed out in 1 MiB units: first from holes left by freed
+ * blocks, then by growing the used end of the file.  A freed block
+ * becomes reusable only after the metadata change that freed it is
+ * durable, so a crash can never leave two BAT entries sharing space.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef VHDX_ALLOC_H
+#define VHDX_ALLOC_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct VhdxRange {
+    uint64_t offset;
+    uint64_t length;
+} VhdxRange;
+
+typedef struct VhdxAllocator {
+    uint64_t end;               /* 1 MiB aligned end of the used space */
+    GArray *free;               /* VhdxRange, reusable now, sorted */
+    GArray *pending;            /* VhdxRange, freed since the last commit */
+} VhdxAllocator;
+
+void vhdx_alloc_init(VhdxAllocator *a, uint64_t end);
+void vhdx_alloc_destroy(VhdxAllocator *a);
+
+/* Records a hole found when scanning the file; reusable at once */
+void vhdx_alloc_add_hole(VhdxAllocator *a, uint64_t offset, uint64_t length);
+
+/*
+ * Returns the offset of @length bytes (a multiple of 1 MiB) of file space.
+ * *@fresh says whether the space lies beyond the old used end (never
+ * written since the file grew: it reads as zeros once the file covers it)
+ * or is a reused hole holding stale bytes.
+ */
+uint64_t vhdx_alloc_take(VhdxAllocator *a, uint64_t length, bool *fresh);
+
+/* Gives back space taken but never published in the BAT */
+void vhdx_alloc_untake(VhdxAllocator *a, uint64_t offset, uint64_t length);
+
+/* Frees space a BAT entry no longer points to; reusable after commit */
+void vhdx_alloc_release(VhdxAllocator *a, uint64_t offset, uint64_t length);
+
+/* The metadata freeing the pending ranges is durable: reuse them */
+void vhdx_alloc_committed(VhdxAllocator *a);
+
+/* Total bytes in holes that are reusable now */
+uint64_t vhdx_alloc_free_bytes(const VhdxAllocator *a);
+
+#endif /* VHDX_ALLOC_H */

@@ -1,0 +1,66 @@
+/*
+ * VHDX metadata page cache
+ *
+ * BAT and sector bitmap pages (4 KiB, the log's sector size) are read on
+ * demand, changed in memory and marked dirty; dirty pages reach the file
+ * only through the commit callback, which journals them.  Callers ask for
+ * a page and write into it, like a pager's client: they never know about
+ * the log.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef VHDX_CACHE_H
+#define VHDX_CACHE_H
+
+#include "vhdx/io.h"
+#include "vhdx/format.h"
+#include "vhdx/log.h"
+
+#include <glib.h>
+
+#define VHDX_CACHE_PAGE_SIZE VHDX_LOG_SECTOR_SIZE
+
+typedef struct VhdxCache VhdxCache;
+
+/* Makes @n dirty sectors durable at their home locations */
+typedef int (*VhdxCacheCommitFn)(void *opaque, const VhdxLogSector *sectors,
+                                 size_t n, GError **errp);
+
+/*
+ * A cache of at most @max_pages pages.  Once @max_dirty pages are dirty,
+ * the next page request commits them first, which bounds both memory and
+ * the size of one journal transaction.
+ */
+VhdxCache *vhdx_cache_new(VhdxIO *io, size_t max_pages, size_t max_dirty,
+                          VhdxCacheCommitFn commit, void *opaque);
+void vhdx_cache_free(VhdxCache *c);
+
+/*
+ * Returns in *@page the page at @offset (a multiple of the page size),
+ * reading it on a miss.  The pointer is valid until the next call into
+ * the cache.
+ */
+int vhdx_cache_get(VhdxCache *c, uint64_t offset, uint8_t **page,
+                   GError **errp);
+
+/* Marks the page at @offset, which must be cached, as changed */
+void vhdx_cache_mark_dirty(VhdxCache *c, uint64_t offset);
+
+size_t vhdx_cache_dirty_count(const VhdxCache *c);
+
+/* Commits every dirty page through the commit callback */
+int vhdx_cache_commit(VhdxCache *c, GError **errp);
+
+/* Forgets every page; there must be no dirty page */
+void vhdx_cache_invalidate(VhdxCache *c);
+
+/* Reads a 64-bit little-endian value at @offset through the cache */
+int vhdx_cache_read64(VhdxCache *c, uint64_t offset, uint64_t *value,
+                      GError **errp);
+
+/* Writes a 64-bit little-endian value at @offset and marks it dirty */
+int vhdx_cache_write64(VhdxCache *c, uint64_t offset, uint64_t value,
+                       GError **errp);
+
+#endif /* VHDX_CACHE_H */

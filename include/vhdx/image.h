@@ -1,0 +1,156 @@
+/*
+ * A VHDX image: open, create, map, allocate, flush, close
+ *
+ * This is the face the QEMU glue sees.  It owns every metadata byte; the
+ * glue owns payload I/O and concurrency: it must serialize calls into one
+ * VhdxImage (they may block in the I/O callbacks) and may do payload I/O
+ * at the offsets returned here outside that serialization.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef VHDX_IMAGE_H
+#define VHDX_IMAGE_H
+
+#include "vhdx/alloc.h"
+#include "vhdx/bat.h"
+#include "vhdx/cache.h"
+#include "vhdx/header.h"
+#include "vhdx/log.h"
+#include "vhdx/metadata.h"
+#include "vhdx/region.h"
+
+/* Open flags */
+#define VHDX_OPEN_WRITE   (1u << 0)
+/* Tolerate damage that only a consistency check should see (overlaps) */
+#define VHDX_OPEN_CHECK   (1u << 1)
+
+/* Default metadata cache: 4 MiB of pages, a quarter of them dirty at most */
+#define VHDX_CACHE_DEFAULT_PAGES 1024
+
+typedef struct VhdxImage {
+    VhdxIO *io;
+    bool writable;
+    VhdxHeaderState header;
+    VhdxRegions regions;
+    VhdxMetadata metadata;
+    VhdxBatGeometry geo;
+    VhdxCache *cache;
+    VhdxAllocator alloc;
+    VhdxLog log;
+    bool session_started;       /* FileWriteGuid and LogGuid are ours */
+    bool data_guid_updated;     /* DataWriteGuid changed in this session */
+    bool log_replayed;          /* open replayed a dirty log */
+    uint64_t overlaps;          /* blocks sharing space (VHDX_OPEN_CHECK) */
+} VhdxImage;
+
+typedef enum VhdxExtentKind {
+    VHDX_EXTENT_DATA,           /* stored in this file at file_offset */
+    VHDX_EXTENT_ZERO,           /* this file says: zeros */
+    VHDX_EXTENT_UNALLOCATED,    /* not in this file: the parent's data */
+} VhdxExtentKind;
+
+typedef struct VhdxExtent {
+    VhdxExtentKind kind;
+    uint64_t file_offset;
+    uint64_t length;
+} VhdxExtent;
+
+typedef struct VhdxCreateParams {
+    uint64_t virtual_size;
+    uint32_t block_size;
+    uint32_t log_size;
+    uint32_t logical_sector_size;
+    uint32_t physical_sector_size;
+    bool fixed;
+    bool block_state_zero;      /* dynamic: new blocks start as ZERO */
+    const char *creator;
+} VhdxCreateParams;
+
+/*
+ * Opens the image on @io.  A writable open replays a dirty log first.  A
+ * read-only open of an image whose log needs replaying fails with -EPERM
+ * (and only then), so the caller can say how to replay it.
+ */
+int vhdx_image_open(VhdxIO *io, unsigned flags, VhdxImage **out,
+                    GError **errp);
+
+/*
+ * Commits metadata and marks the log clean.  The image is freed even on
+ * failure; the returned error says what could not be written.
+ */
+int vhdx_image_close(VhdxImage *img, GError **errp);
+
+/* Frees the image without writing anything (error paths, inactivation) */
+void vhdx_image_free(VhdxImage *img);
+
+/* Writes a new, empty image over whatever @io holds */
+int vhdx_image_create(VhdxIO *io, const VhdxCreateParams *p, GError **errp);
+
+/*
+ * Commits dirty metadata through the log, first making the data written
+ * so far durable: payload always reaches the disk before the metadata
+ * exposing it.  With nothing dirty it does nothing; flushing the file
+ * itself is the caller's business then.
+ */
+int vhdx_image_flush(VhdxImage *img, GError **errp);
+
+/*
+ * Describes the guest range starting at @offset: the longest prefix, at
+ * most @bytes long and inside one block, of a single extent kind.
+ */
+int vhdx_image_map(VhdxImage *img, uint64_t offset, uint64_t bytes,
+                   VhdxExtent *ext, GError **errp);
+
+/*
+ * Starts a write session before the first change: new FileWriteGuid and
+ * LogGuid in the header and, when @data is set, a new DataWriteGuid (the
+ * guest-visible content is about to change).  Cheap once done.
+ */
+int vhdx_image_begin_write(VhdxImage *img, bool data, GError **errp);
+
+/* The payload BAT entry of @block */
+int vhdx_image_block_entry(VhdxImage *img, uint64_t block, uint64_t *entry,
+                           GError **errp);
+
+/*
+ * Reserves space for one payload block.  *@fresh: the space reads as
+ * zeros (the file was grown over it); otherwise it holds stale bytes the
+ * caller must overwrite or zero before publishing the block.
+ */
+int vhdx_image_alloc_block(VhdxImage *img, uint64_t *file_offset,
+                           bool *fresh, GError **errp);
+
+/* Returns reserved space that will not be published */
+void vhdx_image_unalloc_block(VhdxImage *img, uint64_t file_offset);
+
+/*
+ * Points payload block @block at @file_offset with @state (0 offset for
+ * states without data).  Space the block used before is freed.  The
+ * change is in the metadata cache until the next flush.
+ */
+int vhdx_image_set_block(VhdxImage *img, uint64_t block, unsigned state,
+                         uint64_t file_offset, GError **errp);
+
+/* The byte length of the guest range covered by @block */
+static inline uint64_t vhdx_image_block_bytes(const VhdxImage *img,
+                                              uint64_t block)
+{
+    uint64_t start = block * img->geo.block_size;
+
+    return MIN((uint64_t)img->geo.block_size,
+               img->geo.virtual_size - start);
+}
+
+typedef struct VhdxCheckReport {
+    uint64_t corruptions;       /* invalid or overlapping BAT entries */
+    uint64_t leaked_bytes;      /* file space past the last used byte */
+    uint64_t allocated_blocks;
+    uint64_t total_blocks;
+    uint64_t image_end;         /* end of the used space */
+} VhdxCheckReport;
+
+/* Counts what is wrong with the image without changing it */
+int vhdx_image_check(VhdxImage *img, VhdxCheckReport *report, GError **errp);
+
+#endif /* VHDX_IMAGE_H */

@@ -1,0 +1,37 @@
+/*
+ * VHDX file space map: which 1 MiB units of the file are in use
+ *
+ * Built once at open (and by a check) from the header area, the log, the
+ * region table's regions and every BAT entry with data.  It validates
+ * each BAT entry, finds blocks that share space and feeds the allocator
+ * the holes between used units.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef VHDX_SPACE_H
+#define VHDX_SPACE_H
+
+#include "vhdx/alloc.h"
+#include "vhdx/bat.h"
+#include "vhdx/header.h"
+#include "vhdx/region.h"
+
+typedef struct VhdxSpaceScan {
+    uint64_t used_end;          /* 1 MiB aligned end of the used space */
+    uint64_t invalid_entries;   /* only counted when tolerating damage */
+    uint64_t overlaps;          /* only counted when tolerating damage */
+    uint64_t allocated_blocks;  /* payload blocks with data in the file */
+} VhdxSpaceScan;
+
+/*
+ * Scans the BAT of a file of @file_length bytes.  Unless @tolerate is
+ * set, the first invalid entry or overlap is an error naming it.  When
+ * @alloc is non-NULL it is initialized with the used end and the holes.
+ */
+int vhdx_space_scan(VhdxIO *io, const VhdxHeader *h, const VhdxRegions *r,
+                    const VhdxBatGeometry *g, uint64_t file_length,
+                    bool tolerate, VhdxAllocator *alloc, VhdxSpaceScan *out,
+                    GError **errp);
+
+#endif /* VHDX_SPACE_H */
