@@ -32,7 +32,7 @@
 #define VHDX_OPT_BLOCK_STATE_ZERO     "block_state_zero"
 #define VHDX_OPT_LOGICAL_SECTOR_SIZE  "logical_sector_size"
 
-#define VHDX_DEFAULT_LOG_SIZE         MiB
+#define VHDX_DEFAULT_LOG_SIZE         1048576 /* 1 MiB, spelled out for stringify */
 
 /* A payload block whose allocation is in flight; writers to it wait */
 typedef struct VhdxAllocation {

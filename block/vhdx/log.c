@@ -1,2 +1,1149 @@
-/* placeholder: being written */
+/*
+ * The VHDX log (MS-VHDX 2.3): writing entries, finding the active
+ * sequence, replaying it
+ *
+ * The log is a ring of 4 KiB sectors.  An entry is one or more descriptor
+ * sectors (the first starts with the 64-byte entry header, the others hold
+ * only 32-byte descriptors) followed by one data sector per data
+ * descriptor.  A data sector carries bytes 8..4091 of its home sector
+ * between a signature and the split sequence number; the first 8 and last
+ * 4 bytes travel in the descriptor.
+ *
+ * Writing.  Entries follow each other around the ring, starting at offset
+ * 0 with sequence number 1 for a fresh LogGuid.  An entry never straddles
+ * the end of the ring: when it does not fit before the end it goes to
+ * offset 0.  Each entry is written, flushed, applied to its home sectors
+ * and flushed again before the next one is written, so no older entry is
+ * ever needed and every entry's Tail points at the entry itself.
+ *
+ * Crash safety.  Replay picks the valid sequence whose head has the
+ * highest sequence number, and sequence numbers only grow under one
+ * LogGuid, so it picks the newest complete entry - provided that entry
+ * survives.  If it did not, replay would fall back to an older entry and
+ * roll back the home sectors the newer one changed.  The only write that
+ * can destroy the newest entry is the next entry, torn by a crash; so a
+ * new entry never overlaps the one before it (see log_entry_place()).
+ * After a crash the newest complete entry is then either the previous
+ * one, whose home writes were all done and flushed, or the new one; both
+ * replay to a state the caller committed.
+ *
+ * A commit too large for one entry becomes several entries, each atomic
+ * on its own: a crash in the middle can leave a prefix of them applied.
+ * The format cannot do better: when a crash tears the later entries, the
+ * earlier ones still form a complete sequence, which replay must apply.
+ *
+ * Replay.  The scan is the one MS-VHDX 2.3.3 outlines: from each start
+ * offset, gather a run of valid entries that follow each other with
+ * consecutive sequence numbers; the run is a complete sequence when the
+ * Tail of its last (head) entry is the start of one of its entries; the
+ * active sequence is the complete one with the highest head sequence
+ * number.  Replay applies it from its tail entry to its head entry.
+ * Entries written by others may wrap around the end of the ring; the
+ * reader follows them.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "vhdx/log.h"
+#include "vhdx/crc32c.h"
+#include "vhdx/endian.h"
+#include "vhdx/error.h"
 #include "vhdx/format.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_SECTOR          ((uint32_t)VHDX_LOG_SECTOR_SIZE)
+
+/* Entry header fields */
+#define HDR_SIGNATURE       0
+#define HDR_CHECKSUM        4
+#define HDR_ENTRY_LENGTH    8
+#define HDR_TAIL            12
+#define HDR_SEQUENCE        16
+#define HDR_DESC_COUNT      24
+#define HDR_RESERVED        28
+#define HDR_LOG_GUID        32
+#define HDR_FLUSHED_OFFSET  48
+#define HDR_LAST_OFFSET     56
+
+/* Zero and data descriptor fields (the two layouts share offsets) */
+#define DESC_SIGNATURE      0
+#define DESC_TRAILING       4       /* zero descriptor: reserved */
+#define DESC_LEADING        8       /* zero descriptor: ZeroLength */
+#define DESC_FILE_OFFSET    16
+#define DESC_SEQUENCE       24
+
+/* Data sector fields */
+#define DATA_SIGNATURE      0
+#define DATA_SEQUENCE_HIGH  4
+#define DATA_PAYLOAD        8
+#define DATA_SEQUENCE_LOW   4092
+
+#define DESCS_PER_SECTOR    (LOG_SECTOR / VHDX_LOG_DESC_SIZE)
+/* The header takes the room of this many descriptors in the first sector */
+#define HDR_DESC_SLOTS      (VHDX_LOG_HEADER_SIZE / VHDX_LOG_DESC_SIZE)
+
+/*
+ * No VHDX file grows beyond the largest virtual disk plus its metadata
+ * (BAT, sector bitmaps, log, metadata region: well under 1 TiB).  File
+ * offsets and sizes in an entry beyond this are hostile, and replay would
+ * otherwise extend the file to them.
+ */
+#define LOG_FILE_SIZE_MAX   (VHDX_VIRTUAL_SIZE_MAX + VHDX_TiB)
+
+/* The log region being read, with a sector of scratch space */
+typedef struct LogRegion {
+    VhdxIO *io;
+    uint64_t offset;
+    uint32_t length;
+    const VhdxGuid *guid;
+    uint8_t *buf;
+} LogRegion;
+
+typedef struct LogEntryHeader {
+    uint32_t checksum;
+    uint32_t entry_length;
+    uint32_t tail;
+    uint64_t sequence;
+    uint32_t descriptor_count;
+    VhdxGuid log_guid;
+    uint64_t flushed_file_offset;
+    uint64_t last_file_offset;
+} LogEntryHeader;
+
+typedef struct LogDescriptor {
+    bool is_data;
+    uint32_t trailing_bytes;
+    uint64_t leading_bytes;
+    uint64_t length;                /* ZeroLength, or one sector for data */
+    uint64_t file_offset;
+    uint64_t sequence;
+} LogDescriptor;
+
+/* A complete sequence found by the scan */
+typedef struct LogSequence {
+    bool found;
+    uint32_t tail;                  /* log offset of the tail entry */
+    uint32_t count;                 /* entries from tail to head */
+    uint32_t head_pos;              /* log offset of the head entry */
+    LogEntryHeader head;
+} LogSequence;
+
+/* Descriptor sectors an entry with @count descriptors needs (at least 1) */
+static uint64_t log_desc_sectors(uint64_t count)
+{
+    return (count + HDR_DESC_SLOTS + DESCS_PER_SECTOR - 1) / DESCS_PER_SECTOR;
+}
+
+/* Entries are capped at a third of the ring; see log_entry_place() */
+static uint32_t log_max_entry_sectors(uint32_t length)
+{
+    return length / LOG_SECTOR / 3;
+}
+
+static uint64_t log_align_down(uint64_t v, uint64_t align)
+{
+    return v - v % align;
+}
+
+/* Callers keep @v well below UINT64_MAX - @align */
+static uint64_t log_align_up(uint64_t v, uint64_t align)
+{
+    return log_align_down(v + align - 1, align);
+}
+
+static uint32_t log_pos_add(const LogRegion *r, uint32_t pos, uint64_t delta)
+{
+    return (pos + delta) % r->length;
+}
+
+static bool log_ranges_overlap(uint64_t a, uint64_t a_len,
+                               uint64_t b, uint64_t b_len)
+{
+    return a < b + b_len && b < a + a_len;
+}
+
+/* ---- Reading and validating entries ---- */
+
+static int log_read_sector(const LogRegion *r, uint32_t pos, uint8_t *buf,
+                           GError **errp)
+{
+    int ret = vhdx_io_pread(r->io, r->offset + pos, buf, LOG_SECTOR);
+
+    if (ret < 0) {
+        return vhdx_error(errp, -ret, "VHDX log: cannot read the log sector "
+                          "at 0x%" PRIx32 ": %s", pos, g_strerror(-ret));
+    }
+    return 0;
+}
+
+static void log_header_decode(const uint8_t *p, LogEntryHeader *h)
+{
+    h->checksum = vhdx_ld32(p + HDR_CHECKSUM);
+    h->entry_length = vhdx_ld32(p + HDR_ENTRY_LENGTH);
+    h->tail = vhdx_ld32(p + HDR_TAIL);
+    h->sequence = vhdx_ld64(p + HDR_SEQUENCE);
+    h->descriptor_count = vhdx_ld32(p + HDR_DESC_COUNT);
+    memcpy(h->log_guid.bytes, p + HDR_LOG_GUID, sizeof(h->log_guid.bytes));
+    h->flushed_file_offset = vhdx_ld64(p + HDR_FLUSHED_OFFSET);
+    h->last_file_offset = vhdx_ld64(p + HDR_LAST_OFFSET);
+}
+
+/*
+ * Decodes and checks the entry header in @sector; on failure *@why names
+ * the field.  Reserved is not checked: it carries no meaning for replay.
+ */
+static bool log_header_parse(const LogRegion *r, const uint8_t *sector,
+                             LogEntryHeader *h, const char **why)
+{
+    if (memcmp(sector + HDR_SIGNATURE, VHDX_LOG_ENTRY_SIGNATURE, 4)) {
+        *why = "Signature is not 'loge'";
+        return false;
+    }
+    log_header_decode(sector, h);
+    if (h->entry_length == 0 || h->entry_length % LOG_SECTOR) {
+        *why = "EntryLength is not a non-zero multiple of 4 KiB";
+        return false;
+    }
+    if (h->entry_length > r->length) {
+        *why = "EntryLength exceeds the log length";
+        return false;
+    }
+    if (h->tail % LOG_SECTOR || h->tail >= r->length) {
+        *why = "Tail is not a 4 KiB aligned offset inside the log";
+        return false;
+    }
+    if (h->sequence == 0) {
+        *why = "SequenceNumber is zero";
+        return false;
+    }
+    if (!vhdx_guid_equal(&h->log_guid, r->guid)) {
+        *why = "LogGuid does not match the LogGuid of the file header";
+        return false;
+    }
+    if (log_desc_sectors(h->descriptor_count) >
+        h->entry_length / LOG_SECTOR) {
+        *why = "DescriptorCount does not fit in EntryLength";
+        return false;
+    }
+    if (h->flushed_file_offset > LOG_FILE_SIZE_MAX) {
+        *why = "FlushedFileOffset is beyond any possible file size";
+        return false;
+    }
+    if (h->last_file_offset > LOG_FILE_SIZE_MAX) {
+        *why = "LastFileOffset is beyond any possible file size";
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Decodes and checks descriptor @p of the entry @h.  Its target must be a
+ * 4 KiB aligned range inside LastFileOffset that touches neither the
+ * header area (which is never written through the log) nor the log.
+ */
+static bool log_desc_parse(const LogRegion *r, const LogEntryHeader *h,
+                           const uint8_t *p, LogDescriptor *d,
+                           const char **why)
+{
+    if (!memcmp(p + DESC_SIGNATURE, VHDX_LOG_DESC_SIGNATURE, 4)) {
+        d->is_data = true;
+        d->trailing_bytes = vhdx_ld32(p + DESC_TRAILING);
+        d->leading_bytes = vhdx_ld64(p + DESC_LEADING);
+        d->length = LOG_SECTOR;
+    } else if (!memcmp(p + DESC_SIGNATURE, VHDX_LOG_ZERO_SIGNATURE, 4)) {
+        d->is_data = false;
+        d->trailing_bytes = 0;
+        d->leading_bytes = 0;
+        d->length = vhdx_ld64(p + DESC_LEADING);
+    } else {
+        *why = "descriptor signature is neither 'desc' nor 'zero'";
+        return false;
+    }
+    d->file_offset = vhdx_ld64(p + DESC_FILE_OFFSET);
+    d->sequence = vhdx_ld64(p + DESC_SEQUENCE);
+
+    if (d->sequence != h->sequence) {
+        *why = "descriptor SequenceNumber differs from the entry's";
+        return false;
+    }
+    if (d->file_offset % LOG_SECTOR) {
+        *why = "descriptor FileOffset is not a multiple of 4 KiB";
+        return false;
+    }
+    if (d->length % LOG_SECTOR) {
+        *why = "zero descriptor ZeroLength is not a multiple of 4 KiB";
+        return false;
+    }
+    if (d->file_offset > LOG_FILE_SIZE_MAX ||
+        d->length > LOG_FILE_SIZE_MAX - d->file_offset) {
+        *why = "descriptor FileOffset plus length is beyond any possible "
+               "file size";
+        return false;
+    }
+    if (d->file_offset + d->length > h->last_file_offset) {
+        *why = "descriptor FileOffset plus length is beyond LastFileOffset";
+        return false;
+    }
+    if (d->file_offset < VHDX_HEADER_AREA_SIZE) {
+        *why = "descriptor FileOffset is inside the header area";
+        return false;
+    }
+    if (log_ranges_overlap(d->file_offset, d->length, r->offset, r->length)) {
+        *why = "descriptor FileOffset range overlaps the log";
+        return false;
+    }
+    return true;
+}
+
+static bool log_data_sector_check(const uint8_t *sector, uint64_t sequence,
+                                  const char **why)
+{
+    if (memcmp(sector + DATA_SIGNATURE, VHDX_LOG_DATA_SIGNATURE, 4)) {
+        *why = "data sector signature is not 'data'";
+        return false;
+    }
+    if (vhdx_ld32(sector + DATA_SEQUENCE_HIGH) != (uint32_t)(sequence >> 32) ||
+        vhdx_ld32(sector + DATA_SEQUENCE_LOW) != (uint32_t)sequence) {
+        *why = "data sector SequenceHigh/SequenceLow differ from the entry's";
+        return false;
+    }
+    return true;
+}
+
+/* The descriptors of @count held in descriptor sector @s: [*first, *end) */
+static void log_desc_range(uint64_t s, uint32_t count,
+                           uint64_t *first, uint64_t *end)
+{
+    uint64_t lo = s * DESCS_PER_SECTOR;
+    uint64_t hi = lo + DESCS_PER_SECTOR;
+
+    *first = lo > HDR_DESC_SLOTS ? lo - HDR_DESC_SLOTS : 0;
+    *end = MIN(hi - HDR_DESC_SLOTS, (uint64_t)count);
+}
+
+static const uint8_t *log_desc_ptr(const uint8_t *sector, uint64_t index)
+{
+    return sector + (VHDX_LOG_HEADER_SIZE + index * VHDX_LOG_DESC_SIZE) %
+                    LOG_SECTOR;
+}
+
+/*
+ * Checks the whole entry at log offset @pos: header, each descriptor, each
+ * data sector, and the checksum over EntryLength bytes.  Sectors are read
+ * one at a time and each is checked as it arrives, so nothing is sized by
+ * the entry's own fields and a bogus entry costs little.
+ *
+ * Returns 1 and fills @h if the entry is valid, 0 if it is not (*@why
+ * says why), a negative errno if reading fails.
+ */
+static int log_entry_validate(LogRegion *r, uint32_t pos, LogEntryHeader *h,
+                              const char **why, GError **errp)
+{
+    static const uint8_t zero_field[4];
+    uint64_t desc_sectors, data_sectors = 0, total, s;
+    uint32_t crc;
+    int ret;
+
+    ret = log_read_sector(r, pos, r->buf, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!log_header_parse(r, r->buf, h, why)) {
+        return 0;
+    }
+    total = h->entry_length / LOG_SECTOR;
+    desc_sectors = log_desc_sectors(h->descriptor_count);
+
+    /* The checksum covers the entry with its Checksum field read as 0 */
+    crc = vhdx_crc32c_update(~0u, r->buf, HDR_CHECKSUM);
+    crc = vhdx_crc32c_update(crc, zero_field, sizeof(zero_field));
+    crc = vhdx_crc32c_update(crc, r->buf + HDR_CHECKSUM + 4,
+                             LOG_SECTOR - HDR_CHECKSUM - 4);
+
+    for (s = 0; s < desc_sectors; s++) {
+        uint64_t i, end;
+
+        if (s > 0) {
+            ret = log_read_sector(r, log_pos_add(r, pos, s * LOG_SECTOR),
+                                  r->buf, errp);
+            if (ret < 0) {
+                return ret;
+            }
+            crc = vhdx_crc32c_update(crc, r->buf, LOG_SECTOR);
+        }
+        for (log_desc_range(s, h->descriptor_count, &i, &end); i < end;
+             i++) {
+            LogDescriptor d;
+
+            if (!log_desc_parse(r, h, log_desc_ptr(r->buf, i), &d, why)) {
+                return 0;
+            }
+            data_sectors += d.is_data;
+        }
+    }
+
+    /* MS-VHDX 2.3.1: exactly one data sector per data descriptor */
+    if (desc_sectors + data_sectors != total) {
+        *why = "EntryLength does not match the descriptor and data sectors";
+        return 0;
+    }
+
+    for (s = desc_sectors; s < total; s++) {
+        ret = log_read_sector(r, log_pos_add(r, pos, s * LOG_SECTOR),
+                              r->buf, errp);
+        if (ret < 0) {
+            return ret;
+        }
+        if (!log_data_sector_check(r->buf, h->sequence, why)) {
+            return 0;
+        }
+        crc = vhdx_crc32c_update(crc, r->buf, LOG_SECTOR);
+    }
+
+    if (~crc != h->checksum) {
+        *why = "Checksum does not match the entry";
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- Finding the active sequence ---- */
+
+/*
+ * Looks at the run of entries starting at log offset @start and records
+ * it in @best if it is a complete sequence newer than @best.  Returns the
+ * run's length in bytes (0 if @start holds no valid entry) or a negative
+ * errno.
+ */
+static int64_t log_scan_run(LogRegion *r, uint32_t start, GArray *starts,
+                            LogSequence *best, GError **errp)
+{
+    LogEntryHeader h, head = { 0 };
+    uint32_t pos = start, head_pos = start;
+    uint64_t covered = 0;
+    const char *why;
+    int ret;
+
+    g_array_set_size(starts, 0);
+    for (;;) {
+        ret = log_entry_validate(r, pos, &h, &why, errp);
+        if (ret < 0) {
+            return ret;
+        }
+        if (ret == 0) {
+            break;
+        }
+        if (starts->len && h.sequence != head.sequence + 1) {
+            break;
+        }
+        /*
+         * Growing sequence numbers keep a run from meeting itself, but a
+         * run can never be longer than the ring either: say so directly.
+         */
+        if (covered + h.entry_length > r->length) {
+            break;
+        }
+        g_array_append_val(starts, pos);
+        covered += h.entry_length;
+        head = h;
+        head_pos = pos;
+        pos = log_pos_add(r, pos, h.entry_length);
+    }
+
+    for (guint i = 0; i < starts->len; i++) {
+        if (g_array_index(starts, uint32_t, i) != head.tail) {
+            continue;
+        }
+        /* Complete: the head's tail entry is part of the run */
+        if (!best->found || head.sequence > best->head.sequence) {
+            *best = (LogSequence) {
+                .found = true,
+                .tail = head.tail,
+                .count = starts->len - i,
+                .head_pos = head_pos,
+                .head = head,
+            };
+        }
+        break;
+    }
+    return covered;
+}
+
+/*
+ * Scans the whole ring once for the active sequence (MS-VHDX 2.3.3).
+ *
+ * Where no valid entry starts, the scan moves on by one sector.  After a
+ * run it moves to the run's end, whether the run was complete or not:
+ * the spec moves an incomplete run's start by one sector only, but every
+ * later start inside the run either holds no entry header (inside a valid
+ * entry every sector after the first starts with a descriptor or data
+ * signature) or starts a suffix of the same run, with the same head and
+ * the same missing tail.  Skipping them gives the same answer in linear
+ * rather than quadratic time.
+ */
+static int log_find_active(LogRegion *r, LogSequence *active, GError **errp)
+{
+    g_autoptr(GArray) starts = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    uint64_t scanned = 0;
+    uint32_t start = 0;
+
+    *active = (LogSequence) { .found = false };
+    while (scanned < r->length) {
+        int64_t run = log_scan_run(r, start, starts, active, errp);
+
+        if (run < 0) {
+            return run;
+        }
+        if (run == 0) {
+            run = LOG_SECTOR;
+        }
+        scanned += run;
+        start = log_pos_add(r, start, run);
+    }
+    return 0;
+}
+
+/*
+ * Checks that the log region is placed as MS-VHDX 2.2.2 requires and lies
+ * inside the file.
+ */
+static int log_region_check(VhdxIO *io, uint64_t offset, uint32_t length,
+                            GError **errp)
+{
+    int64_t file_length;
+
+    if (offset % VHDX_ALIGNMENT || offset < VHDX_HEADER_AREA_SIZE) {
+        return vhdx_error(errp, EINVAL, "VHDX log region at 0x%" PRIx64
+                          ": LogOffset is not a 1 MiB aligned offset after "
+                          "the header area", offset);
+    }
+    if (length == 0 || length % VHDX_ALIGNMENT) {
+        return vhdx_error(errp, EINVAL, "VHDX log region at 0x%" PRIx64
+                          ": LogLength 0x%" PRIx32 " is not a non-zero "
+                          "multiple of 1 MiB", offset, length);
+    }
+    file_length = vhdx_io_length(io);
+    if (file_length < 0) {
+        return vhdx_error(errp, (int)-file_length, "VHDX log: cannot get "
+                          "the file length: %s",
+                          g_strerror((int)-file_length));
+    }
+    if (offset > (uint64_t)file_length ||
+        length > (uint64_t)file_length - offset) {
+        return vhdx_error(errp, EINVAL, "VHDX log region at 0x%" PRIx64
+                          ": LogOffset plus LogLength 0x%" PRIx32 " is "
+                          "beyond the end of the file (0x%" PRIx64 ")",
+                          offset, length, (uint64_t)file_length);
+    }
+    return 0;
+}
+
+/*
+ * Common start of needs_replay and replay.  A zero LogGuid means an empty
+ * log (MS-VHDX 2.2.2), so nothing is read then.
+ *
+ * MS-VHDX 2.3.3 calls a file with a non-zero LogGuid but no complete
+ * sequence corrupt.  That state is benign, though: it is what a writer
+ * leaves when it crashes after setting LogGuid in the header but before
+ * its first entry is durable, and no home sector has been touched yet.
+ * Like QEMU's stock driver, this code treats it as nothing to replay.
+ */
+static int log_scan(VhdxIO *io, uint64_t offset, uint32_t length,
+                    const VhdxGuid *log_guid, LogSequence *active,
+                    GError **errp)
+{
+    g_autofree uint8_t *buf = NULL;
+    LogRegion r;
+    int ret;
+
+    *active = (LogSequence) { .found = false };
+    if (vhdx_guid_is_zero(log_guid)) {
+        return 0;
+    }
+    ret = log_region_check(io, offset, length, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    buf = g_malloc(LOG_SECTOR);
+    r = (LogRegion) {
+        .io = io, .offset = offset, .length = length, .guid = log_guid,
+        .buf = buf,
+    };
+    return log_find_active(&r, active, errp);
+}
+
+int vhdx_log_needs_replay(VhdxIO *io, uint64_t offset, uint32_t length,
+                          const VhdxGuid *log_guid, bool *needed,
+                          GError **errp)
+{
+    LogSequence active;
+    int ret;
+
+    *needed = false;
+    ret = log_scan(io, offset, length, log_guid, &active, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    *needed = active.found;
+    return 0;
+}
+
+/* ---- Replay ---- */
+
+static int log_write_zeroes(VhdxIO *io, uint64_t offset, uint64_t length)
+{
+    g_autofree uint8_t *zeroes = NULL;
+    size_t chunk = MIN(length, VHDX_MiB);
+    int ret;
+
+    if (length == 0) {
+        return 0;
+    }
+    zeroes = g_malloc0(chunk);
+    while (length) {
+        size_t n = MIN(length, chunk);
+
+        ret = vhdx_io_pwrite(io, offset, zeroes, n);
+        if (ret < 0) {
+            return ret;
+        }
+        offset += n;
+        length -= n;
+    }
+    return 0;
+}
+
+/* Rebuilds the home sector of data descriptor @d from its data sector */
+static void log_data_sector_to_home(const LogDescriptor *d,
+                                    const uint8_t *sector, uint8_t *home)
+{
+    vhdx_st64(home, d->leading_bytes);
+    memcpy(home + DATA_PAYLOAD, sector + DATA_PAYLOAD, VHDX_LOG_DATA_PAYLOAD);
+    vhdx_st32(home + DATA_SEQUENCE_LOW, d->trailing_bytes);
+}
+
+/* Writes descriptor @d of the entry at @pos to its home location */
+static int log_desc_apply(LogRegion *r, uint32_t pos, const LogDescriptor *d,
+                          const uint8_t *data_sector, GError **errp)
+{
+    uint8_t home[VHDX_LOG_SECTOR_SIZE];
+    int ret;
+
+    if (d->is_data) {
+        log_data_sector_to_home(d, data_sector, home);
+        ret = vhdx_io_pwrite(r->io, d->file_offset, home, LOG_SECTOR);
+    } else {
+        ret = log_write_zeroes(r->io, d->file_offset, d->length);
+    }
+    if (ret < 0) {
+        return vhdx_error(errp, -ret, "VHDX log entry at 0x%" PRIx32 ": "
+                          "cannot write 0x%" PRIx64 " bytes home at 0x%"
+                          PRIx64 ": %s", pos, d->length, d->file_offset,
+                          g_strerror(-ret));
+    }
+    return 0;
+}
+
+/*
+ * Applies the entry at @pos, which the scan found valid with sequence
+ * number @sequence.  The header and every descriptor and data sector are
+ * checked again as they are read, since the whole entry is never held in
+ * memory.  Returns the entry length or a negative errno.
+ */
+static int64_t log_entry_apply(LogRegion *r, uint32_t pos, uint64_t sequence,
+                               GError **errp)
+{
+    g_autofree uint8_t *data = g_malloc(LOG_SECTOR);
+    LogEntryHeader h;
+    uint64_t desc_sectors, total, data_index = 0;
+    const char *why;
+    int ret;
+
+    ret = log_read_sector(r, pos, r->buf, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!log_header_parse(r, r->buf, &h, &why)) {
+        goto invalid;
+    }
+    if (h.sequence != sequence) {
+        why = "SequenceNumber changed since the log was scanned";
+        goto invalid;
+    }
+    total = h.entry_length / LOG_SECTOR;
+    desc_sectors = log_desc_sectors(h.descriptor_count);
+
+    for (uint64_t s = 0; s < desc_sectors; s++) {
+        uint64_t i, end;
+
+        if (s > 0) {
+            ret = log_read_sector(r, log_pos_add(r, pos, s * LOG_SECTOR),
+                                  r->buf, errp);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        for (log_desc_range(s, h.descriptor_count, &i, &end); i < end;
+             i++) {
+            LogDescriptor d;
+
+            if (!log_desc_parse(r, &h, log_desc_ptr(r->buf, i), &d, &why)) {
+                goto invalid;
+            }
+            if (d.is_data) {
+                uint64_t ds = desc_sectors + data_index++;
+
+                if (ds >= total) {
+                    why = "EntryLength does not match the descriptor and "
+                          "data sectors";
+                    goto invalid;
+                }
+                ret = log_read_sector(r, log_pos_add(r, pos, ds * LOG_SECTOR),
+                                      data, errp);
+                if (ret < 0) {
+                    return ret;
+                }
+                if (!log_data_sector_check(data, h.sequence, &why)) {
+                    goto invalid;
+                }
+            }
+            ret = log_desc_apply(r, pos, &d, data, errp);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+    }
+    return h.entry_length;
+
+invalid:
+    return vhdx_error(errp, EINVAL, "VHDX log entry at 0x%" PRIx32 ": %s",
+                      pos, why);
+}
+
+/*
+ * Before replaying: refuse a file shorter than the head's FlushedFileOffset
+ * (it was truncated after the entry was written; MS-VHDX 2.3.3 forbids
+ * opening it), then grow the file to LastFileOffset so every structure
+ * the entries touch lies inside it.
+ */
+static int log_replay_resize(LogRegion *r, const LogSequence *active,
+                             GError **errp)
+{
+    int64_t file_length = vhdx_io_length(r->io);
+    uint64_t target;
+    int ret;
+
+    if (file_length < 0) {
+        return vhdx_error(errp, (int)-file_length, "VHDX log: cannot get "
+                          "the file length: %s",
+                          g_strerror((int)-file_length));
+    }
+    if (active->head.flushed_file_offset > (uint64_t)file_length) {
+        return vhdx_error(errp, EINVAL, "VHDX log entry at 0x%" PRIx32 ": "
+                          "FlushedFileOffset 0x%" PRIx64 " is beyond the end "
+                          "of the file (0x%" PRIx64 "): the file was "
+                          "truncated", active->head_pos,
+                          active->head.flushed_file_offset,
+                          (uint64_t)file_length);
+    }
+    /* LastFileOffset must be 1 MiB aligned; tolerate writers that forgot */
+    target = log_align_up(active->head.last_file_offset, VHDX_MiB);
+    if (target > (uint64_t)file_length) {
+        ret = vhdx_io_truncate(r->io, target);
+        if (ret < 0) {
+            return vhdx_error(errp, -ret, "VHDX log entry at 0x%" PRIx32
+                              ": cannot extend the file to LastFileOffset "
+                              "0x%" PRIx64 ": %s", active->head_pos, target,
+                              g_strerror(-ret));
+        }
+    }
+    return 0;
+}
+
+int vhdx_log_replay(VhdxIO *io, uint64_t offset, uint32_t length,
+                    const VhdxGuid *log_guid, bool *replayed, GError **errp)
+{
+    g_autofree uint8_t *buf = NULL;
+    LogSequence active;
+    LogRegion r;
+    uint32_t pos;
+    int ret;
+
+    *replayed = false;
+    ret = log_scan(io, offset, length, log_guid, &active, errp);
+    if (ret < 0 || !active.found) {
+        return ret;
+    }
+
+    buf = g_malloc(LOG_SECTOR);
+    r = (LogRegion) {
+        .io = io, .offset = offset, .length = length, .guid = log_guid,
+        .buf = buf,
+    };
+    ret = log_replay_resize(&r, &active, errp);
+    if (ret < 0) {
+        return ret;
+    }
+
+    pos = active.tail;
+    for (uint32_t i = 0; i < active.count; i++) {
+        uint64_t sequence = active.head.sequence - (active.count - 1) + i;
+        int64_t entry_length = log_entry_apply(&r, pos, sequence, errp);
+
+        if (entry_length < 0) {
+            return entry_length;
+        }
+        pos = log_pos_add(&r, pos, entry_length);
+    }
+
+    ret = vhdx_io_flush(io);
+    if (ret < 0) {
+        return vhdx_error(errp, -ret, "VHDX log: cannot flush the replayed "
+                          "log: %s", g_strerror(-ret));
+    }
+    *replayed = true;
+    return 0;
+}
+
+/* ---- Writing ---- */
+
+void vhdx_log_init(VhdxLog *log, VhdxIO *io, uint64_t offset,
+                   uint32_t length, const VhdxGuid *guid)
+{
+    *log = (VhdxLog) {
+        .io = io,
+        .offset = offset,
+        .length = length,
+        .guid = *guid,
+        .sequence = 1,
+        .head = 0,
+    };
+}
+
+size_t vhdx_log_max_sectors_per_entry(const VhdxLog *log)
+{
+    uint32_t max = log_max_entry_sectors(log->length);
+    size_t n;
+
+    if (max < 2) {
+        return 0;
+    }
+    /*
+     * Each data sector also needs a descriptor; descriptor sectors are
+     * about 1/129 of the total, so this takes a few steps at most.
+     */
+    n = max - 1;
+    while (n > 0 && log_desc_sectors(n) + n > max) {
+        n--;
+    }
+    return n;
+}
+
+/* Whether @s continues the run of zero sectors ending with @prev */
+static bool log_zero_continues(const VhdxLogSector *prev,
+                               const VhdxLogSector *s)
+{
+    return !prev->data && !s->data &&
+           prev->file_offset + LOG_SECTOR == s->file_offset;
+}
+
+/*
+ * How many of the @n sorted @sectors fit one entry of at most
+ * @max_sectors log sectors; counts its descriptors and data sectors.
+ */
+static size_t log_entry_fit(const VhdxLogSector *sectors, size_t n,
+                            uint32_t max_sectors, uint32_t *ndesc,
+                            uint32_t *ndata)
+{
+    uint32_t desc = 0, data = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        uint32_t d = desc, dd = data;
+
+        if (sectors[i].data) {
+            d++;
+            dd++;
+        } else if (i == 0 || !log_zero_continues(&sectors[i - 1],
+                                                 &sectors[i])) {
+            d++;
+        }
+        if (log_desc_sectors(d) + dd > max_sectors) {
+            break;
+        }
+        desc = d;
+        data = dd;
+    }
+    *ndesc = desc;
+    *ndata = data;
+    return i;
+}
+
+/*
+ * Where an entry of @size bytes goes: at the head if it fits before the
+ * end of the ring, else at offset 0.
+ *
+ * Either way it must not overlap the previous entry (see the top of the
+ * file).  With N sectors in the ring and every entry at most M = N / 3
+ * sectors: the previous entry is [a, b), b being the head, b - a <= M.
+ * Placing the new entry of S <= M sectors at b cannot overlap it.  If it
+ * does not fit there, b + S > N, so a > N - S - M >= N - 2M >= M >= S:
+ * the entry placed at [0, S) ends before a.
+ */
+static uint32_t log_entry_place(const VhdxLog *log, uint64_t size)
+{
+    return log->head + size <= log->length ? log->head : 0;
+}
+
+/* Encodes the entry for @n sorted @sectors at log offset @pos into @buf */
+static void log_entry_encode(const VhdxLog *log, const VhdxLogSector *sectors,
+                             size_t n, uint32_t ndesc, uint32_t pos,
+                             uint64_t flushed, uint64_t last,
+                             uint8_t *buf, uint64_t size)
+{
+    uint64_t desc_sectors = log_desc_sectors(ndesc);
+    uint8_t *data = buf + desc_sectors * LOG_SECTOR;
+    uint64_t seq = log->sequence;
+    uint8_t *d = NULL;
+    uint64_t idx = 0;
+
+    memcpy(buf + HDR_SIGNATURE, VHDX_LOG_ENTRY_SIGNATURE, 4);
+    vhdx_st32(buf + HDR_ENTRY_LENGTH, size);
+    /* Every earlier entry is already home: the entry is its own tail */
+    vhdx_st32(buf + HDR_TAIL, pos);
+    vhdx_st64(buf + HDR_SEQUENCE, seq);
+    vhdx_st32(buf + HDR_DESC_COUNT, ndesc);
+    vhdx_st32(buf + HDR_RESERVED, 0);
+    memcpy(buf + HDR_LOG_GUID, log->guid.bytes, sizeof(log->guid.bytes));
+    vhdx_st64(buf + HDR_FLUSHED_OFFSET, flushed);
+    vhdx_st64(buf + HDR_LAST_OFFSET, last);
+
+    for (size_t i = 0; i < n; i++) {
+        const VhdxLogSector *s = &sectors[i];
+
+        if (!s->data && i > 0 && log_zero_continues(&sectors[i - 1], s)) {
+            /* Grow the zero descriptor @d written for the run so far */
+            vhdx_st64(d + DESC_LEADING,
+                      vhdx_ld64(d + DESC_LEADING) + LOG_SECTOR);
+            continue;
+        }
+        d = buf + VHDX_LOG_HEADER_SIZE + idx++ * VHDX_LOG_DESC_SIZE;
+        if (s->data) {
+            memcpy(d + DESC_SIGNATURE, VHDX_LOG_DESC_SIGNATURE, 4);
+            vhdx_st32(d + DESC_TRAILING, vhdx_ld32(s->data + LOG_SECTOR - 4));
+            vhdx_st64(d + DESC_LEADING, vhdx_ld64(s->data));
+
+            memcpy(data + DATA_SIGNATURE, VHDX_LOG_DATA_SIGNATURE, 4);
+            vhdx_st32(data + DATA_SEQUENCE_HIGH, seq >> 32);
+            memcpy(data + DATA_PAYLOAD, s->data + DATA_PAYLOAD,
+                   VHDX_LOG_DATA_PAYLOAD);
+            vhdx_st32(data + DATA_SEQUENCE_LOW, (uint32_t)seq);
+            data += LOG_SECTOR;
+        } else {
+            memcpy(d + DESC_SIGNATURE, VHDX_LOG_ZERO_SIGNATURE, 4);
+            vhdx_st32(d + DESC_TRAILING, 0);
+            vhdx_st64(d + DESC_LEADING, LOG_SECTOR);
+        }
+        vhdx_st64(d + DESC_FILE_OFFSET, s->file_offset);
+        vhdx_st64(d + DESC_SEQUENCE, seq);
+    }
+    g_assert(idx == ndesc);
+    vhdx_checksum_store(buf, size, HDR_CHECKSUM);
+}
+
+/* Writes the @n sorted @sectors to their home locations */
+static int log_write_home(VhdxLog *log, const VhdxLogSector *sectors,
+                          size_t n)
+{
+    size_t i = 0;
+    int ret;
+
+    while (i < n) {
+        size_t j = i + 1;
+
+        if (sectors[i].data) {
+            ret = vhdx_io_pwrite(log->io, sectors[i].file_offset,
+                                 sectors[i].data, LOG_SECTOR);
+        } else {
+            while (j < n && log_zero_continues(&sectors[j - 1], &sectors[j])) {
+                j++;
+            }
+            ret = log_write_zeroes(log->io, sectors[i].file_offset,
+                                   (j - i) * (uint64_t)LOG_SECTOR);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        i = j;
+    }
+    return 0;
+}
+
+/*
+ * Writes one entry for @n sorted @sectors (which fit), flushes, writes
+ * them home, flushes.
+ */
+static int log_write_entry(VhdxLog *log, const VhdxLogSector *sectors,
+                           size_t n, uint32_t ndesc, uint32_t ndata,
+                           GError **errp)
+{
+    g_autofree uint8_t *buf = NULL;
+    uint64_t size = (log_desc_sectors(ndesc) + ndata) * LOG_SECTOR;
+    uint64_t flushed, last, home_end;
+    uint32_t pos = log_entry_place(log, size);
+    int64_t file_length;
+    const char *what;
+    int ret;
+
+    /*
+     * The caller flushed, so the current length is stable on disk: it is
+     * the largest FlushedFileOffset allowed.  LastFileOffset must cover
+     * everything allocated, including home sectors past the end.
+     */
+    file_length = vhdx_io_length(log->io);
+    if (file_length < 0) {
+        ret = (int)file_length;
+        what = "get the file length";
+        goto fail;
+    }
+    home_end = sectors[n - 1].file_offset + LOG_SECTOR;
+    flushed = log_align_down(file_length, VHDX_MiB);
+    last = log_align_up(MAX((uint64_t)file_length, home_end), VHDX_MiB);
+
+    buf = g_malloc0(size);
+    log_entry_encode(log, sectors, n, ndesc, pos, flushed, last, buf, size);
+
+    ret = vhdx_io_pwrite(log->io, log->offset + pos, buf, size);
+    if (ret < 0) {
+        what = "write the log entry";
+        goto fail;
+    }
+    /* Sequence and head move on even if a later step fails, see below */
+    log->sequence++;
+    log->head = (pos + size) % log->length;
+
+    ret = vhdx_io_flush(log->io);
+    if (ret < 0) {
+        what = "flush the log entry";
+        goto fail;
+    }
+    ret = log_write_home(log, sectors, n);
+    if (ret < 0) {
+        what = "write the logged sectors home";
+        goto fail;
+    }
+    ret = vhdx_io_flush(log->io);
+    if (ret < 0) {
+        what = "flush the logged sectors";
+        goto fail;
+    }
+    return 0;
+
+fail:
+    return vhdx_error(errp, -ret, "VHDX log entry at 0x%" PRIx32 ": cannot "
+                      "%s: %s", pos, what, g_strerror(-ret));
+}
+
+static int log_sector_cmp(const void *a, const void *b)
+{
+    const VhdxLogSector *x = a, *y = b;
+
+    return x->file_offset < y->file_offset ? -1 :
+           x->file_offset > y->file_offset;
+}
+
+/* Refuses sectors that replay would refuse, or that collide (sorted) */
+static int log_check_sectors(const VhdxLog *log, const VhdxLogSector *sectors,
+                             size_t n, GError **errp)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t off = sectors[i].file_offset;
+        const char *why = NULL;
+
+        if (off % LOG_SECTOR) {
+            why = "is not 4 KiB aligned";
+        } else if (off < VHDX_HEADER_AREA_SIZE) {
+            why = "is inside the header area";
+        } else if (off > LOG_FILE_SIZE_MAX - LOG_SECTOR) {
+            why = "is beyond any possible file size";
+        } else if (log_ranges_overlap(off, LOG_SECTOR, log->offset,
+                                      log->length)) {
+            why = "is inside the log";
+        } else if (i > 0 && sectors[i - 1].file_offset == off) {
+            why = "is given twice";
+        }
+        if (why) {
+            return vhdx_error(errp, EINVAL, "VHDX log commit: sector at "
+                              "0x%" PRIx64 " %s", off, why);
+        }
+    }
+    return 0;
+}
+
+int vhdx_log_commit(VhdxLog *log, const VhdxLogSector *sectors, size_t n,
+                    GError **errp)
+{
+    g_autofree VhdxLogSector *sorted = NULL;
+    uint32_t max_sectors = log_max_entry_sectors(log->length);
+    size_t done, count;
+    uint32_t ndesc, ndata;
+    int ret;
+
+    if (n == 0) {
+        return 0;
+    }
+    /* Sequence 0 is never valid (MS-VHDX 2.3.1.1): it marks a failure */
+    if (log->sequence == 0) {
+        return vhdx_error(errp, EIO, "VHDX log: an earlier commit failed; "
+                          "the image must be reopened so the log is "
+                          "replayed");
+    }
+    if (log->offset % VHDX_ALIGNMENT || log->offset < VHDX_HEADER_AREA_SIZE ||
+        log->length % VHDX_ALIGNMENT || max_sectors < 2) {
+        return vhdx_error(errp, EINVAL, "VHDX log region at 0x%" PRIx64
+                          ": LogOffset or LogLength 0x%" PRIx32 " is not a "
+                          "1 MiB multiple after the header area",
+                          log->offset, log->length);
+    }
+
+    sorted = g_new(VhdxLogSector, n);
+    memcpy(sorted, sectors, n * sizeof(*sorted));
+    qsort(sorted, n, sizeof(*sorted), log_sector_cmp);
+    ret = log_check_sectors(log, sorted, n, errp);
+    if (ret < 0) {
+        return ret;
+    }
+
+    /*
+     * Make the file length stable before it is recorded as
+     * FlushedFileOffset, and keep any data written before this commit
+     * ahead of the metadata that may point at it.
+     */
+    ret = vhdx_io_flush(log->io);
+    if (ret < 0) {
+        return vhdx_error(errp, -ret, "VHDX log: cannot flush before "
+                          "writing the log: %s", g_strerror(-ret));
+    }
+
+    for (done = 0; done < n; done += count) {
+        count = log_entry_fit(sorted + done, n - done, max_sectors,
+                              &ndesc, &ndata);
+        g_assert(count > 0);
+        ret = log_write_entry(log, sorted + done, count, ndesc, ndata, errp);
+        if (ret < 0) {
+            /*
+             * The entry may be durable with its home writes half done.
+             * Replay would finish them, but a later entry (its own tail)
+             * would hide it from replay and leave them half done for good;
+             * so refuse further commits until the image is reopened.
+             */
+            log->sequence = 0;
+            return ret;
+        }
+    }
+    return 0;
+}
