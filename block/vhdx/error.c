@@ -6,7 +6,10 @@
 
 #include "vhdx/error.h"
 
-G_DEFINE_QUARK(vhdx-error-quark, vhdx_error)
+GQuark vhdx_error_quark(void)
+{
+    return g_quark_from_static_string("vhdx-error-quark");
+}
 
 int vhdx_error(GError **errp, int errnum, const char *fmt, ...)
 {
