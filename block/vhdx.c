@@ -89,6 +89,13 @@ static int vhdx_file_truncate(VhdxIO *io, uint64_t length)
                          NULL);
 }
 
+static int vhdx_file_pwrite_zeroes(VhdxIO *io, uint64_t offset, uint64_t len)
+{
+    BlockDriverState *bs = io->opaque;
+
+    return bdrv_pwrite_zeroes(bs->file, offset, len, 0);
+}
+
 static void vhdx_file_io_init(BlockDriverState *bs, VhdxIO *io)
 {
     *io = (VhdxIO) {
@@ -97,6 +104,7 @@ static void vhdx_file_io_init(BlockDriverState *bs, VhdxIO *io)
         .flush = vhdx_file_flush,
         .length = vhdx_file_length,
         .truncate = vhdx_file_truncate,
+        .pwrite_zeroes = vhdx_file_pwrite_zeroes,
         .opaque = bs,
     };
 }
@@ -939,8 +947,20 @@ static int coroutine_fn GRAPH_RDLOCK
 vhdx_co_truncate(BlockDriverState *bs, int64_t offset, bool exact,
                  PreallocMode prealloc, BdrvRequestFlags flags, Error **errp)
 {
-    error_setg(errp, "Resizing VHDX images is not supported yet");
-    return -ENOTSUP;
+    BDRVVHDXState *s = bs->opaque;
+    GError *gerr = NULL;
+    int ret;
+
+    if (prealloc != PREALLOC_MODE_OFF) {
+        error_setg(errp, "Unsupported preallocation mode '%s'",
+                   PreallocMode_str(prealloc));
+        return -ENOTSUP;
+    }
+    qemu_co_mutex_lock(&s->lock);
+    ret = vhdx_image_grow(s->img, offset, &gerr);
+    qemu_co_mutex_unlock(&s->lock);
+    vhdx_propagate(bs, errp, gerr);
+    return ret;
 }
 
 static QemuOptsList vhdx_create_opts = {

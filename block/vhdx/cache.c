@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct CachePage {
     uint64_t offset;
@@ -262,5 +263,32 @@ int vhdx_cache_write64(VhdxCache *c, uint64_t offset, uint64_t value,
     }
     vhdx_st64(page + (offset - page_offset), value);
     vhdx_cache_mark_dirty(c, page_offset);
+    return 0;
+}
+
+int vhdx_cache_write(VhdxCache *c, uint64_t offset, const void *buf,
+                     size_t len, GError **errp)
+{
+    const uint8_t *src = buf;
+
+    while (len) {
+        uint64_t page_offset = offset & ~(uint64_t)(VHDX_CACHE_PAGE_SIZE - 1);
+        size_t in_page = offset - page_offset;
+        size_t n = MIN(len, VHDX_CACHE_PAGE_SIZE - in_page);
+        uint8_t *page;
+        int ret;
+
+        ret = vhdx_cache_get(c, page_offset, &page, errp);
+        if (ret < 0) {
+            return ret;
+        }
+        if (memcmp(page + in_page, src, n)) {
+            memcpy(page + in_page, src, n);
+            vhdx_cache_mark_dirty(c, page_offset);
+        }
+        offset += n;
+        src += n;
+        len -= n;
+    }
     return 0;
 }

@@ -55,6 +55,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The file identifier and both headers never go through the log */
+#define LOG_UNLOGGED_END VHDX_REGION1_OFFSET
 #define LOG_SECTOR          ((uint32_t)VHDX_LOG_SECTOR_SIZE)
 
 /* Entry header fields */
@@ -243,7 +245,9 @@ static bool log_header_parse(const LogRegion *r, const uint8_t *sector,
 /*
  * Decodes and checks descriptor @p of the entry @h.  Its target must be a
  * 4 KiB aligned range inside LastFileOffset that touches neither the
- * header area (which is never written through the log) nor the log.
+ * file identifier and headers (updated by alternating the two headers,
+ * never through the log) nor the log.  The region tables, also in the
+ * first 1 MiB, are updated through the log.
  */
 static bool log_desc_parse(const LogRegion *r, const LogEntryHeader *h,
                            const uint8_t *p, LogDescriptor *d,
@@ -288,8 +292,9 @@ static bool log_desc_parse(const LogRegion *r, const LogEntryHeader *h,
         *why = "descriptor FileOffset plus length is beyond LastFileOffset";
         return false;
     }
-    if (d->file_offset < VHDX_HEADER_AREA_SIZE) {
-        *why = "descriptor FileOffset is inside the header area";
+    if (d->file_offset < LOG_UNLOGGED_END) {
+        *why = "descriptor FileOffset is inside the file identifier or "
+               "headers";
         return false;
     }
     if (log_ranges_overlap(d->file_offset, d->length, r->offset, r->length)) {
@@ -1066,8 +1071,8 @@ static int log_check_sectors(const VhdxLog *log, const VhdxLogSector *sectors,
 
         if (off % LOG_SECTOR) {
             why = "is not 4 KiB aligned";
-        } else if (off < VHDX_HEADER_AREA_SIZE) {
-            why = "is inside the header area";
+        } else if (off < LOG_UNLOGGED_END) {
+            why = "is inside the file identifier or headers";
         } else if (off > LOG_FILE_SIZE_MAX - LOG_SECTOR) {
             why = "is beyond any possible file size";
         } else if (log_ranges_overlap(off, LOG_SECTOR, log->offset,

@@ -365,6 +365,7 @@ static int metadata_decode_fixed(const uint8_t *region,
     md->leave_blocks_allocated = fp_flags & FP_LEAVE_BLOCKS_ALLOCATED;
     md->has_parent = fp_flags & FP_HAS_PARENT;
     md->virtual_disk_size = vhdx_ld64(p[ITEM_VIRTUAL_DISK_SIZE]);
+    md->virtual_disk_size_offset = p[ITEM_VIRTUAL_DISK_SIZE] - region;
     memcpy(md->page83.bytes, p[ITEM_PAGE83], 16);
     md->logical_sector_size = vhdx_ld32(p[ITEM_LOGICAL_SECTOR_SIZE]);
     md->physical_sector_size = vhdx_ld32(p[ITEM_PHYSICAL_SECTOR_SIZE]);

@@ -55,6 +55,14 @@ int vhdx_cache_commit(VhdxCache *c, GError **errp);
 /* Forgets every page; there must be no dirty page */
 void vhdx_cache_invalidate(VhdxCache *c);
 
+/*
+ * Writes @len bytes at @offset through the cache, marking dirty only the
+ * pages whose content changes: a structure rewritten whole (a region
+ * table, a metadata item) costs log space only where it differs.
+ */
+int vhdx_cache_write(VhdxCache *c, uint64_t offset, const void *buf,
+                     size_t len, GError **errp);
+
 /* Reads a 64-bit little-endian value at @offset through the cache */
 int vhdx_cache_read64(VhdxCache *c, uint64_t offset, uint64_t *value,
                       GError **errp);

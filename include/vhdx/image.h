@@ -142,6 +142,14 @@ static inline uint64_t vhdx_image_block_bytes(const VhdxImage *img,
                img->geo.virtual_size - start);
 }
 
+/*
+ * Grows the virtual disk to @new_size bytes (a multiple of the logical
+ * sector size).  A BAT region too small for the new size is moved to new
+ * space first; the region tables and the size change in one journaled
+ * transaction.  A fixed image gets its new blocks allocated.
+ */
+int vhdx_image_grow(VhdxImage *img, uint64_t new_size, GError **errp);
+
 typedef struct VhdxCheckReport {
     uint64_t corruptions;       /* invalid or overlapping BAT entries */
     uint64_t leaked_bytes;      /* file space past the last used byte */

@@ -24,6 +24,8 @@ struct VhdxIO {
     int (*flush)(VhdxIO *io);
     int64_t (*length)(VhdxIO *io);
     int (*truncate)(VhdxIO *io, uint64_t length);
+    /* Optional: writes zeros cheaply; vhdx_io_pwrite_zeroes falls back */
+    int (*pwrite_zeroes)(VhdxIO *io, uint64_t offset, uint64_t len);
     void *opaque;
 };
 
@@ -53,5 +55,8 @@ static inline int vhdx_io_truncate(VhdxIO *io, uint64_t length)
 {
     return io->truncate(io, length);
 }
+
+/* Writes @len zero bytes at @offset */
+int vhdx_io_pwrite_zeroes(VhdxIO *io, uint64_t offset, uint64_t len);
 
 #endif /* VHDX_IO_H */

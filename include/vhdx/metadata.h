@@ -15,6 +15,8 @@ typedef struct VhdxMetadata {
     bool leave_blocks_allocated;
     bool has_parent;
     uint64_t virtual_disk_size;
+    /* Where the virtual disk size item lies in the region (decode only) */
+    uint32_t virtual_disk_size_offset;
     uint32_t logical_sector_size;
     uint32_t physical_sector_size;
     VhdxGuid page83;

@@ -324,6 +324,132 @@ static void test_check_counts_leaks(void)
     vhdx_image_free(img);
 }
 
+
+static void test_grow_in_place(void)
+{
+    VhdxCreateParams p = dynamic_params(64 * MiB, 4 * MiB);
+    g_autoptr(MemIO) m = created(&p);
+    VhdxImage *img = opened(m, VHDX_OPEN_WRITE);
+    uint64_t bat = img->regions.bat_offset;
+    uint64_t off = write_block(img, m, 15, 0x77);
+
+    g_assert_cmpint(vhdx_image_grow(img, 128 * MiB + 4096, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+
+    img = opened(m, 0);
+    g_assert_cmpuint(img->geo.virtual_size, ==, 128 * MiB + 4096);
+    g_assert_cmpuint(img->regions.bat_offset, ==, bat);
+    assert_extent(img, 60 * MiB, VHDX_EXTENT_DATA, 4 * MiB);
+    assert_extent(img, 64 * MiB, VHDX_EXTENT_UNALLOCATED, 4 * MiB);
+    assert_extent(img, 128 * MiB, VHDX_EXTENT_UNALLOCATED, 4096);
+    g_assert_cmpuint(vhdx_bat_offset(raw_bat_entry(m, img, 15)), ==, off);
+    vhdx_image_free(img);
+}
+
+static void test_grow_refuses_shrink(void)
+{
+    VhdxCreateParams p = dynamic_params(64 * MiB, 4 * MiB);
+    g_autoptr(MemIO) m = created(&p);
+    VhdxImage *img = opened(m, VHDX_OPEN_WRITE);
+    GError *err = NULL;
+
+    g_assert_cmpint(vhdx_image_grow(img, 32 * MiB, &err), ==, -ENOTSUP);
+    g_assert_nonnull(strstr(err->message, "shrunk"));
+    g_clear_error(&err);
+    g_assert_cmpint(vhdx_image_grow(img, 64 * MiB + 100, &err), ==, -EINVAL);
+    g_assert_nonnull(strstr(err->message, "logical sector size"));
+    g_clear_error(&err);
+    vhdx_image_free(img);
+}
+
+/* 1 MiB blocks: a 1 MiB BAT region holds 131072 entries, about 127 GiB */
+#define SMALL_BAT_SIZE  (1024 * MiB)
+#define BIG_SIZE        (200 * VHDX_GiB)
+
+static void grow_relocating(MemIO *m, unsigned cut)
+{
+    VhdxImage *img = opened(m, VHDX_OPEN_WRITE);
+
+    write_block(img, m, 5, 0x55);
+    g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    m->writes = 0;
+    m->cut_after_writes = cut;
+    vhdx_image_grow(img, BIG_SIZE, NULL);
+    vhdx_image_free(img);
+    m->cut_after_writes = 0;
+}
+
+static void test_grow_relocates_bat(void)
+{
+    VhdxCreateParams p = dynamic_params(SMALL_BAT_SIZE, 1 * MiB);
+    g_autoptr(MemIO) m = created(&p);
+    VhdxCheckReport r;
+    VhdxImage *img = opened(m, 0);
+    uint64_t old_bat = img->regions.bat_offset;
+
+    vhdx_image_free(img);
+    grow_relocating(m, 0);
+    img = opened(m, VHDX_OPEN_WRITE);
+    g_assert_cmpuint(img->geo.virtual_size, ==, BIG_SIZE);
+    g_assert_cmpuint(img->regions.bat_offset, !=, old_bat);
+    g_assert_cmpuint(img->regions.bat_length, >=,
+                     img->geo.total_entries * 8);
+    assert_extent(img, 5 * MiB, VHDX_EXTENT_DATA, MiB);
+    assert_extent(img, 6 * MiB, VHDX_EXTENT_ZERO, MiB);
+    assert_extent(img, BIG_SIZE - MiB, VHDX_EXTENT_UNALLOCATED, MiB);
+    /* The old BAT region is free space now */
+    g_assert_cmpuint(vhdx_alloc_free_bytes(&img->alloc), ==, MiB);
+    g_assert_cmpint(vhdx_image_check(img, &r, NULL), ==, 0);
+    g_assert_cmpuint(r.corruptions, ==, 0);
+    vhdx_image_free(img);
+}
+
+static void test_grow_power_cut(void)
+{
+    VhdxCreateParams p = dynamic_params(SMALL_BAT_SIZE, 1 * MiB);
+    g_autoptr(MemIO) base = created(&p);
+    unsigned total;
+
+    {
+        g_autoptr(MemIO) probe = memio_dup(base);
+
+        grow_relocating(probe, 0);
+        total = probe->writes;
+    }
+    g_assert_cmpuint(total, >=, 4);
+    for (unsigned cut = 1; cut <= total; cut++) {
+        g_autoptr(MemIO) m = memio_dup(base);
+        VhdxImage *img;
+
+        grow_relocating(m, cut);
+        img = opened(m, VHDX_OPEN_WRITE);
+        g_assert_true(img->geo.virtual_size == SMALL_BAT_SIZE ||
+                      img->geo.virtual_size == BIG_SIZE);
+        assert_extent(img, 5 * MiB, VHDX_EXTENT_DATA, MiB);
+        g_assert_cmpuint(memio_bytes(m)[vhdx_bat_offset(
+                             raw_bat_entry(m, img, 5))], ==, 0x55);
+        g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+    }
+}
+
+static void test_grow_fixed_allocates(void)
+{
+    VhdxCreateParams p = dynamic_params(8 * MiB, 4 * MiB);
+    g_autoptr(MemIO) m = NULL;
+    VhdxImage *img;
+
+    p.fixed = true;
+    m = created(&p);
+    img = opened(m, VHDX_OPEN_WRITE);
+    g_assert_cmpint(vhdx_image_grow(img, 16 * MiB, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+    img = opened(m, 0);
+    assert_extent(img, 12 * MiB, VHDX_EXTENT_DATA, 4 * MiB);
+    g_assert_cmpuint(memio_size(m), >=,
+                     vhdx_bat_offset(raw_bat_entry(m, img, 3)) + 4 * MiB);
+    vhdx_image_free(img);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -339,5 +465,10 @@ int main(int argc, char **argv)
     g_test_add_func("/image/freed-space-reuse",
                     test_freed_space_reused_after_commit);
     g_test_add_func("/image/check-leaks", test_check_counts_leaks);
+    g_test_add_func("/image/grow-in-place", test_grow_in_place);
+    g_test_add_func("/image/grow-refuses-shrink", test_grow_refuses_shrink);
+    g_test_add_func("/image/grow-relocates-bat", test_grow_relocates_bat);
+    g_test_add_func("/image/grow-power-cut", test_grow_power_cut);
+    g_test_add_func("/image/grow-fixed", test_grow_fixed_allocates);
     return g_test_run();
 }

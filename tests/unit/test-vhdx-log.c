@@ -495,7 +495,7 @@ static void test_commit_invalid_input(void)
 {
     static const uint64_t bad[] = {
         HOME_OFF + 100,                 /* unaligned */
-        VHDX_HEADER1_OFFSET,            /* header area */
+        VHDX_HEADER1_OFFSET,            /* a header */
         LOG_OFF + 8 * SECTOR,           /* the log itself */
         UINT64_MAX & ~(uint64_t)4095,   /* absurd */
         HOME_OFF,                       /* given twice */
@@ -1037,7 +1037,7 @@ static void mut_count_less(uint8_t *e, uint32_t len)
 
 static void mut_offset_header_area(uint8_t *e, uint32_t len)
 {
-    vhdx_st64(e + 64 + 16, VHDX_REGION1_OFFSET);
+    vhdx_st64(e + 64 + 16, VHDX_HEADER2_OFFSET);
     reseal(e, len);
 }
 
@@ -1152,7 +1152,7 @@ static void test_hostile_entries(void)
         { "DescriptorCount huge", mut_count_huge },
         { "DescriptorCount too large", mut_count_more },
         { "DescriptorCount too small", mut_count_less },
-        { "FileOffset in the header area", mut_offset_header_area },
+        { "FileOffset in a header", mut_offset_header_area },
         { "FileOffset in the log", mut_offset_in_log },
         { "FileOffset unaligned", mut_offset_unaligned },
         { "FileOffset beyond LastFileOffset", mut_offset_beyond_last },
