@@ -682,10 +682,13 @@ vhdx_co_check(BlockDriverState *bs, BdrvCheckResult *result,
         s->img->log_replayed = false;
     }
     result->corruptions += report.corruptions;
-    if (report.leaked_bytes && (fix & BDRV_FIX_LEAKS)) {
-        ret = bdrv_co_truncate(bs->file, report.image_end, false,
-                               PREALLOC_MODE_OFF, 0, NULL);
-        if (ret == 0) {
+    if (report.leaked_bytes && (fix & BDRV_FIX_LEAKS) && s->img->writable) {
+        ret = vhdx_image_trim(s->img, report.image_end, &gerr);
+        if (ret < 0) {
+            vhdx_report_io_error(bs, gerr);
+            gerr = NULL;
+            result->check_errors++;
+        } else {
             result->leaks_fixed += DIV_ROUND_UP(report.leaked_bytes,
                                                 s->img->geo.block_size);
             report.leaked_bytes = 0;

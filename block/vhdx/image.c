@@ -419,6 +419,29 @@ int vhdx_image_set_block(VhdxImage *img, uint64_t block, unsigned state,
 
 /* ---- check ---- */
 
+int vhdx_image_trim(VhdxImage *img, uint64_t end, GError **errp)
+{
+    int ret;
+
+    g_assert(img->writable && end % VHDX_ALIGNMENT == 0);
+    ret = vhdx_image_flush(img, errp);
+    if (ret == 0) {
+        ret = image_mark_log_clean(img, errp);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    /* The next change starts a new session with a new LogGuid */
+    img->session_started = false;
+    img->data_guid_updated = false;
+    ret = vhdx_io_truncate(img->io, end);
+    if (ret < 0) {
+        return vhdx_error(errp, -ret, "VHDX: cannot cut the file to %"
+                          PRIu64 " bytes", end);
+    }
+    return 0;
+}
+
 int vhdx_image_check(VhdxImage *img, VhdxCheckReport *report, GError **errp)
 {
     VhdxSpaceScan scan;

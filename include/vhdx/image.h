@@ -158,6 +158,13 @@ typedef struct VhdxCheckReport {
     uint64_t image_end;         /* end of the used space */
 } VhdxCheckReport;
 
+/*
+ * Cuts the file back to @end, the used end a check reported: metadata is
+ * committed and the log marked clean first, so no log entry can describe
+ * a file longer than the one left behind.
+ */
+int vhdx_image_trim(VhdxImage *img, uint64_t end, GError **errp);
+
 /* Counts what is wrong with the image without changing it */
 int vhdx_image_check(VhdxImage *img, VhdxCheckReport *report, GError **errp);
 

@@ -322,6 +322,21 @@ static void test_check_counts_leaks(void)
     g_assert_cmpuint(r.total_blocks, ==, 16);
     g_assert_cmpuint(r.allocated_blocks, ==, 0);
     vhdx_image_free(img);
+
+    /* Trimming the leak leaves a clean log and no leak */
+    img = opened(m, VHDX_OPEN_WRITE);
+    write_block(img, m, 2, 0x66);
+    g_assert_cmpint(vhdx_image_check(img, &r, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_trim(img, r.image_end, NULL), ==, 0);
+    g_assert_cmpuint(memio_size(m), ==, r.image_end);
+    g_assert_true(vhdx_guid_is_zero(&img->header.current.log_guid));
+    vhdx_image_free(img);
+    img = opened(m, 0);
+    g_assert_cmpint(vhdx_image_check(img, &r, NULL), ==, 0);
+    g_assert_cmpuint(r.leaked_bytes, ==, 0);
+    g_assert_cmpuint(r.allocated_blocks, ==, 1);
+    assert_extent(img, 8 * MiB, VHDX_EXTENT_DATA, 4 * MiB);
+    vhdx_image_free(img);
 }
 
 
