@@ -569,6 +569,12 @@ static int coroutine_fn GRAPH_RDLOCK
 vhdx_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       BdrvRequestFlags flags)
 {
+    BDRVVHDXState *s = bs->opaque;
+
+    /* A fixed image keeps its blocks: the block layer writes the zeros */
+    if (s->img->metadata.leave_blocks_allocated) {
+        return -ENOTSUP;
+    }
     return vhdx_set_blocks_without_data(bs, offset, bytes, VHDX_PAYLOAD_ZERO);
 }
 
@@ -580,6 +586,10 @@ vhdx_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
     unsigned state = s->img->geo.has_parent ? VHDX_PAYLOAD_ZERO :
                                               VHDX_PAYLOAD_NOT_PRESENT;
 
+    /* Discard is advisory; a fixed image keeps its blocks allocated */
+    if (s->img->metadata.leave_blocks_allocated) {
+        return 0;
+    }
     return vhdx_set_blocks_without_data(bs, offset, bytes, state);
 }
 

@@ -129,3 +129,14 @@ uint64_t vhdx_alloc_free_bytes(const VhdxAllocator *a)
     }
     return total;
 }
+
+uint64_t vhdx_alloc_used_end(const VhdxAllocator *a)
+{
+    const VhdxRange *last;
+
+    if (!a->free->len) {
+        return a->end;
+    }
+    last = &g_array_index(a->free, VhdxRange, a->free->len - 1);
+    return last->offset + last->length == a->end ? last->offset : a->end;
+}

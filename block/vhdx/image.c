@@ -273,6 +273,28 @@ static int image_mark_log_clean(VhdxImage *img, GError **errp)
     return vhdx_header_update(img->io, &img->header, &h, errp);
 }
 
+/*
+ * Blocks freed at the end of the file leave free space there; once the
+ * log is clean the file can shrink over it without any log entry ever
+ * having described the longer file as needed.
+ */
+static int image_trim_free_tail(VhdxImage *img, GError **errp)
+{
+    uint64_t end = vhdx_alloc_used_end(&img->alloc);
+    int64_t length = vhdx_io_length(img->io);
+    int ret;
+
+    if (length < 0 || (uint64_t)length <= end) {
+        return 0;
+    }
+    ret = vhdx_io_truncate(img->io, end);
+    if (ret < 0) {
+        return vhdx_error(errp, -ret, "VHDX: cannot cut free space at the "
+                          "end of the file");
+    }
+    return 0;
+}
+
 int vhdx_image_close(VhdxImage *img, GError **errp)
 {
     int ret = 0;
@@ -281,6 +303,9 @@ int vhdx_image_close(VhdxImage *img, GError **errp)
         ret = vhdx_image_flush(img, errp);
         if (ret == 0) {
             ret = image_mark_log_clean(img, errp);
+        }
+        if (ret == 0) {
+            ret = image_trim_free_tail(img, errp);
         }
     }
     vhdx_image_free(img);
@@ -312,13 +337,14 @@ static VhdxExtentKind extent_kind_of_state(const VhdxImage *img,
         return VHDX_EXTENT_DATA;
     case VHDX_PAYLOAD_ZERO:
         return VHDX_EXTENT_ZERO;
-    case VHDX_PAYLOAD_UNDEFINED:
-    case VHDX_PAYLOAD_UNMAPPED:
-        /* Content is undefined; without a parent, zeros are the answer */
+    default:
+        /*
+         * Not present, undefined or unmapped: a child leaves these to its
+         * parent; without one the spec lets us answer zeros, and saying
+         * so lets qemu-img skip them.
+         */
         return img->geo.has_parent ? VHDX_EXTENT_UNALLOCATED :
                                      VHDX_EXTENT_ZERO;
-    default:
-        return VHDX_EXTENT_UNALLOCATED;
     }
 }
 
@@ -463,7 +489,8 @@ int vhdx_image_check(VhdxImage *img, VhdxCheckReport *report, GError **errp)
     }
     *report = (VhdxCheckReport) {
         .corruptions = scan.invalid_entries + scan.overlaps,
-        .leaked_bytes = (uint64_t)length > scan.used_end ?
+        /* Padding short of a whole unit is alignment slack, not a leak */
+        .leaked_bytes = (uint64_t)length >= scan.used_end + VHDX_ALIGNMENT ?
                         length - scan.used_end : 0,
         .allocated_blocks = scan.allocated_blocks,
         .total_blocks = img->geo.payload_blocks,

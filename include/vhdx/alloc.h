@@ -50,6 +50,9 @@ void vhdx_alloc_release(VhdxAllocator *a, uint64_t offset, uint64_t length);
 /* The metadata freeing the pending ranges is durable: reuse them */
 void vhdx_alloc_committed(VhdxAllocator *a);
 
+/* The end of the space in use: @end less any free range touching it */
+uint64_t vhdx_alloc_used_end(const VhdxAllocator *a);
+
 /* Total bytes in holes that are reusable now */
 uint64_t vhdx_alloc_free_bytes(const VhdxAllocator *a);
 

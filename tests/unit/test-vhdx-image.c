@@ -305,6 +305,29 @@ static void test_freed_space_reused_after_commit(void)
     vhdx_image_free(img);
 }
 
+static void test_close_trims_freed_tail(void)
+{
+    VhdxCreateParams p = dynamic_params(64 * MiB, 4 * MiB);
+    g_autoptr(MemIO) m = created(&p);
+    VhdxImage *img = opened(m, VHDX_OPEN_WRITE);
+    uint64_t last;
+    VhdxCheckReport r;
+
+    write_block(img, m, 0, 0x10);
+    last = write_block(img, m, 1, 0x20);
+    g_assert_cmpint(vhdx_image_set_block(img, 1, VHDX_PAYLOAD_ZERO, 0, NULL),
+                    ==, 0);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+    g_assert_cmpuint(memio_size(m), ==, last);
+
+    img = opened(m, 0);
+    g_assert_cmpint(vhdx_image_check(img, &r, NULL), ==, 0);
+    g_assert_cmpuint(r.leaked_bytes, ==, 0);
+    assert_extent(img, 0, VHDX_EXTENT_DATA, 4 * MiB);
+    assert_extent(img, 4 * MiB, VHDX_EXTENT_ZERO, 4 * MiB);
+    vhdx_image_free(img);
+}
+
 static void test_check_counts_leaks(void)
 {
     VhdxCreateParams p = dynamic_params(64 * MiB, 4 * MiB);
@@ -355,8 +378,8 @@ static void test_grow_in_place(void)
     g_assert_cmpuint(img->geo.virtual_size, ==, 128 * MiB + 4096);
     g_assert_cmpuint(img->regions.bat_offset, ==, bat);
     assert_extent(img, 60 * MiB, VHDX_EXTENT_DATA, 4 * MiB);
-    assert_extent(img, 64 * MiB, VHDX_EXTENT_UNALLOCATED, 4 * MiB);
-    assert_extent(img, 128 * MiB, VHDX_EXTENT_UNALLOCATED, 4096);
+    assert_extent(img, 64 * MiB, VHDX_EXTENT_ZERO, 4 * MiB);
+    assert_extent(img, 128 * MiB, VHDX_EXTENT_ZERO, 4096);
     g_assert_cmpuint(vhdx_bat_offset(raw_bat_entry(m, img, 15)), ==, off);
     vhdx_image_free(img);
 }
@@ -411,7 +434,7 @@ static void test_grow_relocates_bat(void)
                      img->geo.total_entries * 8);
     assert_extent(img, 5 * MiB, VHDX_EXTENT_DATA, MiB);
     assert_extent(img, 6 * MiB, VHDX_EXTENT_ZERO, MiB);
-    assert_extent(img, BIG_SIZE - MiB, VHDX_EXTENT_UNALLOCATED, MiB);
+    assert_extent(img, BIG_SIZE - MiB, VHDX_EXTENT_ZERO, MiB);
     /* The old BAT region is free space now */
     g_assert_cmpuint(vhdx_alloc_free_bytes(&img->alloc), ==, MiB);
     g_assert_cmpint(vhdx_image_check(img, &r, NULL), ==, 0);
@@ -479,6 +502,8 @@ int main(int argc, char **argv)
     g_test_add_func("/image/hostile", test_hostile_images);
     g_test_add_func("/image/freed-space-reuse",
                     test_freed_space_reused_after_commit);
+    g_test_add_func("/image/close-trims-freed-tail",
+                    test_close_trims_freed_tail);
     g_test_add_func("/image/check-leaks", test_check_counts_leaks);
     g_test_add_func("/image/grow-in-place", test_grow_in_place);
     g_test_add_func("/image/grow-refuses-shrink", test_grow_refuses_shrink);

@@ -1,0 +1,36 @@
+# qemu-vhdx: thin wrappers around scripts/.  Run as root on Debian 12.
+#   make demo    build QEMU with our VHDX driver and show it at work
+#   make check   build everything and run all tests (ends "N passed, M failed")
+#   make bench   compare our driver with the stock one, qcow2 and raw
+.PHONY: all demo check bench setup source qemu unit unit-asan iotests clean distclean
+
+all: qemu
+
+demo:
+	@bash scripts/demo.sh
+
+check:
+	@bash scripts/check.sh
+
+# Throughput of our driver against the stock VHDX driver, qcow2 and raw.
+bench: qemu
+	@bash bench/run.sh
+
+# The steps, one by one.
+setup:                          # apt sources and packages
+	@bash scripts/setup-apt.sh
+source:                         # QEMU source, patches/, overlay of our files
+	@bash scripts/prepare.sh
+qemu: source                    # configure and build QEMU in build/qemu-build
+	@bash scripts/build-qemu.sh
+unit:                           # unit tests of the format core
+	@bash scripts/run-unit.sh unit
+unit-asan:
+	@bash scripts/run-unit.sh unit-asan -Db_sanitize=address,undefined -Db_lundef=false
+iotests: qemu                   # QEMU's iotests with format vhdx
+	@bash scripts/run-iotests.sh
+
+clean:                          # build trees and logs; keeps the QEMU source
+	rm -rf build/qemu-build build/unit build/unit-asan build/logs build/demo
+distclean:                      # everything, including the QEMU source
+	rm -rf build

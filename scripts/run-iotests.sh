@@ -1,0 +1,62 @@
+#!/bin/bash
+# Run QEMU's iotests with format vhdx against the built QEMU: the stock
+# tests of group 'auto' that support vhdx, a few more stock tests that do
+# (and need qemu-system firmware), and this project's tests
+# (tests/qemu-iotests/tests/vhdx-*, overlaid into QEMU's tree).
+# Writes the counts to build/logs/results/iotests (see count-unit.py's format).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+EXTRA_STOCK_TESTS=(064 070 213)
+IOTESTS=$QEMU_BUILD/tests/qemu-iotests
+LOG=$LOGS/iotests.log
+result=$LOGS/results/iotests
+mkdir -p "$LOGS/results"
+rm -f "$result"
+
+[ -x "$IOTESTS/check" ] || die "no $IOTESTS/check (run scripts/build-qemu.sh)"
+
+ours=()
+for t in "$ROOT"/tests/qemu-iotests/tests/vhdx-*; do
+    [ -f "$t" ] || continue
+    case $t in *.out|*.*) continue ;; esac
+    ours+=("$(basename "$t")")
+done
+
+say "iotests: ./check -vhdx -g auto ${EXTRA_STOCK_TESTS[*]} ${ours[*]} (log: ${LOG#$ROOT/})"
+# The venv configure made (Debian's /usr/bin/python3 with QEMU's python/ on
+# the path), as QEMU's own 'make check-block' uses.
+cd "$IOTESTS"
+rm -rf scratch
+"$QEMU_BUILD/pyvenv/bin/python3" ./check --color off -vhdx -g auto \
+    "${EXTRA_STOCK_TESTS[@]}" "${ours[@]}" 2>&1 | tee "$LOG" |
+    tr '\r' '\n' | awk '($2 == "pass" || $2 == "fail" || ($2 == "not" && $3 == "run")) &&
+        !/not suitable for this|No qualified output/ {
+        sub(/[ \t]+$/, ""); print "    " $0; fflush() }' || true
+
+# Result lines look like "001   pass   [10:00:00] [10:00:01]   0.5s ...".
+# Tests that do not apply to vhdx (most of group 'auto') are not counted;
+# a test that applies but did not run counts as skipped.
+tr '\r' '\n' < "$LOG" | awk '
+    $2 == "pass" { p++ }
+    $2 == "fail" { f++; failed = failed "\n" $1 ": fail" }
+    $2 == "not" && $3 == "run" {
+        if (/not suitable for this|No qualified output/) n++
+        else { s++; skipped = skipped " " $1 }
+    }
+    END {
+        printf "%d %d %d%s\n", p, f, s, failed
+        printf "%d tests do not apply to vhdx%s\n", n,
+               skipped == "" ? "" : "; not run:" skipped > "/dev/stderr"
+    }
+' 2> "$result.notes" > "$result"
+if ! grep -qE '^(Passed all [0-9]+|Failed [0-9]+ of [0-9]+) iotests' "$LOG"; then
+    # check stopped before its summary: count that as a failure
+    awk 'NR == 1 { $2++ } { print }' "$result" > "$result.tmp"
+    echo "check: did not finish (see ${LOG})" >> "$result.tmp"
+    mv "$result.tmp" "$result"
+fi
+read -r p f s < "$result"
+note "$p passed, $f failed, $s skipped ($(cat "$result.notes"))"
+[ "$f" = 0 ] || note "the differences from the expected output are in ${LOG#$ROOT/}"
+[ "$f" = 0 ] || exit 1
