@@ -255,9 +255,12 @@ static int vhdx_reopen_prepare(BDRVReopenState *state,
 
     GRAPH_RDLOCK_GUARD_MAINLOOP();
 
-    /* Going read-only: everything must be on disk and the log clean */
-    if ((bs->open_flags & BDRV_O_RDWR) && !(state->flags & BDRV_O_RDWR)) {
-        ret = vhdx_image_flush(s->img, &gerr);
+    /*
+     * Going read-only: everything must be on disk and the log clean now,
+     * while the file still takes writes.
+     */
+    if (s->img->writable && !(state->flags & BDRV_O_RDWR)) {
+        ret = vhdx_image_make_clean(s->img, &gerr);
         vhdx_propagate(bs, errp, gerr);
     }
     return ret;
@@ -265,45 +268,33 @@ static int vhdx_reopen_prepare(BDRVReopenState *state,
 
 static void vhdx_reopen_commit(BDRVReopenState *state)
 {
-    BlockDriverState *bs = state->bs;
-    BDRVVHDXState *s = bs->opaque;
-    Error *local_err = NULL;
+    BDRVVHDXState *s = state->bs->opaque;
 
-    GRAPH_RDLOCK_GUARD_MAINLOOP();
-
-    if (!(state->flags & BDRV_O_RDWR) && s->img->writable) {
-        /* Re-open read-only so the header carries no LogGuid of ours */
-        if (vhdx_end_session(bs, &local_err) < 0 ||
-            vhdx_open_image(bs, state->flags, &local_err) < 0) {
-            error_report_err(local_err);
-        }
-    } else if ((state->flags & BDRV_O_RDWR) && !s->img->writable) {
-        s->img->writable = true;
-    }
+    s->img->writable = state->flags & BDRV_O_RDWR;
 }
 
 static void vhdx_reopen_abort(BDRVReopenState *state)
 {
+    /* A clean image stays valid read-write: nothing to undo */
 }
 
 static int GRAPH_RDLOCK vhdx_inactivate(BlockDriverState *bs)
 {
     BDRVVHDXState *s = bs->opaque;
-    Error *local_err = NULL;
+    GError *gerr = NULL;
     int ret;
 
     if (!s->img || !s->img->writable) {
         return 0;
     }
-    /* Hand over a clean image; reopen read-only until reactivated */
-    ret = vhdx_end_session(bs, &local_err);
-    if (ret == 0) {
-        ret = vhdx_open_image(bs, bs->open_flags & ~BDRV_O_RDWR, &local_err);
-    }
+    /* Hand a clean image to the destination; no writes until reactivated */
+    ret = vhdx_image_make_clean(s->img, &gerr);
     if (ret < 0) {
-        error_report_err(local_err);
+        vhdx_report_io_error(bs, gerr);
+        return ret;
     }
-    return ret;
+    s->img->writable = false;
+    return 0;
 }
 
 static void coroutine_fn GRAPH_RDLOCK

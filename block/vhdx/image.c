@@ -297,16 +297,12 @@ static int image_trim_free_tail(VhdxImage *img, GError **errp)
 
 int vhdx_image_close(VhdxImage *img, GError **errp)
 {
-    int ret = 0;
+    bool had_session = img->session_started;
+    int ret;
 
-    if (img->writable && img->session_started) {
-        ret = vhdx_image_flush(img, errp);
-        if (ret == 0) {
-            ret = image_mark_log_clean(img, errp);
-        }
-        if (ret == 0) {
-            ret = image_trim_free_tail(img, errp);
-        }
+    ret = vhdx_image_make_clean(img, errp);
+    if (ret == 0 && had_session) {
+        ret = image_trim_free_tail(img, errp);
     }
     vhdx_image_free(img);
     return ret;
@@ -445,21 +441,33 @@ int vhdx_image_set_block(VhdxImage *img, uint64_t block, unsigned state,
 
 /* ---- check ---- */
 
+int vhdx_image_make_clean(VhdxImage *img, GError **errp)
+{
+    int ret;
+
+    if (!img->writable || !img->session_started) {
+        return 0;
+    }
+    ret = vhdx_image_flush(img, errp);
+    if (ret == 0) {
+        ret = image_mark_log_clean(img, errp);
+    }
+    if (ret == 0) {
+        img->session_started = false;
+        img->data_guid_updated = false;
+    }
+    return ret;
+}
+
 int vhdx_image_trim(VhdxImage *img, uint64_t end, GError **errp)
 {
     int ret;
 
     g_assert(img->writable && end % VHDX_ALIGNMENT == 0);
-    ret = vhdx_image_flush(img, errp);
-    if (ret == 0) {
-        ret = image_mark_log_clean(img, errp);
-    }
+    ret = vhdx_image_make_clean(img, errp);
     if (ret < 0) {
         return ret;
     }
-    /* The next change starts a new session with a new LogGuid */
-    img->session_started = false;
-    img->data_guid_updated = false;
     ret = vhdx_io_truncate(img->io, end);
     if (ret < 0) {
         return vhdx_error(errp, -ret, "VHDX: cannot cut the file to %"

@@ -159,6 +159,13 @@ typedef struct VhdxCheckReport {
 } VhdxCheckReport;
 
 /*
+ * Commits metadata and marks the log clean, ending the write session: the
+ * file is then a clean image another user may open.  The next change
+ * starts a new session (new FileWriteGuid and LogGuid).
+ */
+int vhdx_image_make_clean(VhdxImage *img, GError **errp);
+
+/*
  * Cuts the file back to @end, the used end a check reported: metadata is
  * committed and the log marked clean first, so no log entry can describe
  * a file longer than the one left behind.
