@@ -47,6 +47,17 @@ typedef struct BDRVVHDXState {
     VhdxImage *img;
     VhdxIO io;
     QLIST_HEAD(, VhdxAllocation) allocations;
+    /*
+     * Payload I/O runs outside s->lock at a location looked up under it;
+     * a block freed meanwhile must not be reused until that I/O is over,
+     * or the late I/O would hit the block's new owner.  I/O counts in the
+     * epoch current when it looked up its location; sealing freed space
+     * switches epochs, and the sealed space is reused once the old epoch
+     * has no I/O left.
+     */
+    unsigned io_epoch;
+    unsigned io_in_flight[2];   /* atomic */
+    bool freed_sealed;
 } BDRVVHDXState;
 
 /* ---- the core's storage interface on bs->file ---- */
@@ -312,6 +323,48 @@ vhdx_co_invalidate_cache(BlockDriverState *bs, Error **errp)
     qemu_co_mutex_unlock(&s->lock);
 }
 
+/* ---- payload I/O epochs and reuse of freed space ---- */
+
+/* Called with s->lock held, right after looking up a data location */
+static unsigned vhdx_payload_io_begin(BDRVVHDXState *s)
+{
+    unsigned epoch = s->io_epoch;
+
+    qatomic_inc(&s->io_in_flight[epoch]);
+    return epoch;
+}
+
+static void vhdx_payload_io_end(BDRVVHDXState *s, unsigned epoch)
+{
+    qatomic_dec(&s->io_in_flight[epoch]);
+}
+
+static bool vhdx_old_epoch_drained(BDRVVHDXState *s)
+{
+    return qatomic_read(&s->io_in_flight[s->io_epoch ^ 1]) == 0;
+}
+
+/* Moves durably freed space towards reuse; called with s->lock held */
+static void vhdx_recycle_freed(BDRVVHDXState *s)
+{
+    if (s->freed_sealed) {
+        if (!vhdx_old_epoch_drained(s)) {
+            return;
+        }
+        vhdx_image_reuse_sealed(s->img);
+        s->freed_sealed = false;
+    }
+    if (vhdx_image_seal_freed(s->img)) {
+        /* I/O from before the seal all counts in the epoch we leave */
+        s->io_epoch ^= 1;
+        s->freed_sealed = true;
+        if (vhdx_old_epoch_drained(s)) {
+            vhdx_image_reuse_sealed(s->img);
+            s->freed_sealed = false;
+        }
+    }
+}
+
 /* ---- reading ---- */
 
 static int coroutine_fn GRAPH_RDLOCK
@@ -346,14 +399,22 @@ vhdx_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
     int ret;
 
     while (bytes > 0) {
+        unsigned epoch = 0;
+
         qemu_co_mutex_lock(&s->lock);
         ret = vhdx_image_map(s->img, offset, bytes, &ext, &gerr);
+        if (ret == 0 && ext.kind == VHDX_EXTENT_DATA) {
+            epoch = vhdx_payload_io_begin(s);
+        }
         qemu_co_mutex_unlock(&s->lock);
         if (ret < 0) {
             vhdx_report_io_error(bs, gerr);
             return ret;
         }
         ret = vhdx_read_extent(bs, &ext, offset, qiov, qiov_offset);
+        if (ext.kind == VHDX_EXTENT_DATA) {
+            vhdx_payload_io_end(s, epoch);
+        }
         if (ret < 0) {
             return ret;
         }
@@ -436,6 +497,7 @@ vhdx_write_new_block(BlockDriverState *bs, uint64_t block, uint64_t in_block,
     bool fresh;
     int ret;
 
+    vhdx_recycle_freed(s);
     ret = vhdx_image_alloc_block(s->img, &file_offset, &fresh, &gerr);
     if (ret < 0) {
         vhdx_report_io_error(bs, gerr);
@@ -475,6 +537,7 @@ vhdx_write_in_block(BlockDriverState *bs, uint64_t offset, uint64_t len,
     uint64_t block = offset / s->img->geo.block_size;
     uint64_t in_block = offset % s->img->geo.block_size;
     GError *gerr = NULL;
+    unsigned epoch;
     uint64_t entry;
     int ret;
 
@@ -491,9 +554,11 @@ vhdx_write_in_block(BlockDriverState *bs, uint64_t offset, uint64_t len,
         return vhdx_write_new_block(bs, block, in_block, len, qiov,
                                     qiov_offset);
     }
+    epoch = vhdx_payload_io_begin(s);
     qemu_co_mutex_unlock(&s->lock);
     ret = bdrv_co_pwritev_part(bs->file, vhdx_bat_offset(entry) + in_block,
                                len, qiov, qiov_offset, 0);
+    vhdx_payload_io_end(s, epoch);
     qemu_co_mutex_lock(&s->lock);
     return ret;
 }
@@ -592,6 +657,9 @@ static int coroutine_fn GRAPH_RDLOCK vhdx_co_flush_to_os(BlockDriverState *bs)
 
     qemu_co_mutex_lock(&s->lock);
     ret = s->img ? vhdx_image_flush(s->img, &gerr) : 0;
+    if (ret == 0 && s->img) {
+        vhdx_recycle_freed(s);
+    }
     qemu_co_mutex_unlock(&s->lock);
     vhdx_report_io_error(bs, gerr);
     return ret;

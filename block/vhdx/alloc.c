@@ -15,6 +15,8 @@ void vhdx_alloc_init(VhdxAllocator *a, uint64_t end)
     a->end = VHDX_ALIGN_UP(end, VHDX_ALIGNMENT);
     a->free = g_array_new(FALSE, FALSE, sizeof(VhdxRange));
     a->pending = g_array_new(FALSE, FALSE, sizeof(VhdxRange));
+    a->committed = g_array_new(FALSE, FALSE, sizeof(VhdxRange));
+    a->sealed = g_array_new(FALSE, FALSE, sizeof(VhdxRange));
 }
 
 void vhdx_alloc_destroy(VhdxAllocator *a)
@@ -22,7 +24,9 @@ void vhdx_alloc_destroy(VhdxAllocator *a)
     if (a->free) {
         g_array_free(a->free, TRUE);
         g_array_free(a->pending, TRUE);
-        a->free = a->pending = NULL;
+        g_array_free(a->committed, TRUE);
+        g_array_free(a->sealed, TRUE);
+        a->free = a->pending = a->committed = a->sealed = NULL;
     }
 }
 
@@ -110,14 +114,35 @@ void vhdx_alloc_release(VhdxAllocator *a, uint64_t offset, uint64_t length)
     g_array_append_val(a->pending, ((VhdxRange) { offset, length }));
 }
 
+/* Appends every range of @from to @to and empties @from */
+static void ranges_move(GArray *from, GArray *to)
+{
+    g_array_append_vals(to, from->data, from->len);
+    g_array_set_size(from, 0);
+}
+
 void vhdx_alloc_committed(VhdxAllocator *a)
 {
-    for (guint i = 0; i < a->pending->len; i++) {
-        VhdxRange *r = &g_array_index(a->pending, VhdxRange, i);
+    ranges_move(a->pending, a->committed);
+}
+
+bool vhdx_alloc_seal(VhdxAllocator *a)
+{
+    if (!a->committed->len) {
+        return false;
+    }
+    ranges_move(a->committed, a->sealed);
+    return true;
+}
+
+void vhdx_alloc_release_sealed(VhdxAllocator *a)
+{
+    for (guint i = 0; i < a->sealed->len; i++) {
+        VhdxRange *r = &g_array_index(a->sealed, VhdxRange, i);
 
         free_list_insert(a->free, r->offset, r->length);
     }
-    g_array_set_size(a->pending, 0);
+    g_array_set_size(a->sealed, 0);
 }
 
 uint64_t vhdx_alloc_free_bytes(const VhdxAllocator *a)

@@ -302,6 +302,9 @@ int vhdx_image_close(VhdxImage *img, GError **errp)
 
     ret = vhdx_image_make_clean(img, errp);
     if (ret == 0 && had_session) {
+        /* Closing: no payload I/O is left, all durably freed space is free */
+        vhdx_alloc_seal(&img->alloc);
+        vhdx_alloc_release_sealed(&img->alloc);
         ret = image_trim_free_tail(img, errp);
     }
     vhdx_image_free(img);
@@ -404,6 +407,16 @@ int vhdx_image_alloc_block(VhdxImage *img, uint64_t *file_offset,
     }
     *file_offset = offset;
     return 0;
+}
+
+bool vhdx_image_seal_freed(VhdxImage *img)
+{
+    return vhdx_alloc_seal(&img->alloc);
+}
+
+void vhdx_image_reuse_sealed(VhdxImage *img)
+{
+    vhdx_alloc_release_sealed(&img->alloc);
 }
 
 void vhdx_image_unalloc_block(VhdxImage *img, uint64_t file_offset)

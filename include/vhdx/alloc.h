@@ -2,9 +2,14 @@
  * VHDX file space allocation for payload and sector bitmap blocks
  *
  * Space is handed out in 1 MiB units: first from holes left by freed
- * blocks, then by growing the used end of the file.  A freed block
- * becomes reusable only after the metadata change that freed it is
- * durable, so a crash can never leave two BAT entries sharing space.
+ * blocks, then by growing the used end of the file.  A freed block moves
+ * through three lists before it is reused:
+ *   pending    freed in the metadata cache only;
+ *   committed  the change freeing it is durable, so a crash can never
+ *              leave two BAT entries sharing the space;
+ *   sealed     the caller has noted which payload I/O might still use
+ *              the old mapping, and releases the space once that I/O
+ *              has finished (see block/vhdx.c).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -25,6 +30,8 @@ typedef struct VhdxAllocator {
     uint64_t end;               /* 1 MiB aligned end of the used space */
     GArray *free;               /* VhdxRange, reusable now, sorted */
     GArray *pending;            /* VhdxRange, freed since the last commit */
+    GArray *committed;          /* VhdxRange, durably freed */
+    GArray *sealed;             /* VhdxRange, waiting for old I/O */
 } VhdxAllocator;
 
 void vhdx_alloc_init(VhdxAllocator *a, uint64_t end);
@@ -47,8 +54,14 @@ void vhdx_alloc_untake(VhdxAllocator *a, uint64_t offset, uint64_t length);
 /* Frees space a BAT entry no longer points to; reusable after commit */
 void vhdx_alloc_release(VhdxAllocator *a, uint64_t offset, uint64_t length);
 
-/* The metadata freeing the pending ranges is durable: reuse them */
+/* The metadata freeing the pending ranges is durable */
 void vhdx_alloc_committed(VhdxAllocator *a);
+
+/* Seals the committed ranges; false if there were none */
+bool vhdx_alloc_seal(VhdxAllocator *a);
+
+/* I/O that might use the sealed ranges is over: reuse them */
+void vhdx_alloc_release_sealed(VhdxAllocator *a);
 
 /* The end of the space in use: @end less any free range touching it */
 uint64_t vhdx_alloc_used_end(const VhdxAllocator *a);

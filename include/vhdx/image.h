@@ -125,6 +125,17 @@ int vhdx_image_alloc_block(VhdxImage *img, uint64_t *file_offset,
 void vhdx_image_unalloc_block(VhdxImage *img, uint64_t file_offset);
 
 /*
+ * Freed space is reused in two steps, because payload I/O done outside
+ * the caller's serialization may still use a block's old location:
+ * vhdx_image_seal_freed() marks what has been durably freed so far (false
+ * if nothing), and once every payload I/O started before that call has
+ * finished, vhdx_image_reuse_sealed() makes it allocatable.  A caller
+ * without concurrent payload I/O calls both in a row.
+ */
+bool vhdx_image_seal_freed(VhdxImage *img);
+void vhdx_image_reuse_sealed(VhdxImage *img);
+
+/*
  * Points payload block @block at @file_offset with @state (0 offset for
  * states without data).  Space the block used before is freed.  The
  * change is in the metadata cache until the next flush.

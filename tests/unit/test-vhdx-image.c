@@ -289,10 +289,17 @@ static void test_freed_space_reused_after_commit(void)
     g_assert_cmpint(vhdx_image_set_block(img, 0, VHDX_PAYLOAD_ZERO, 0, NULL),
                     ==, 0);
     /* Not reusable before the change that freed it is durable */
+    g_assert_false(vhdx_image_seal_freed(img));
     g_assert_cmpint(vhdx_image_alloc_block(img, &again, &fresh, NULL), ==, 0);
     g_assert_cmpuint(again, !=, first);
     vhdx_image_unalloc_block(img, again);
     g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    /* ...nor before the caller says old I/O on it is over */
+    g_assert_true(vhdx_image_seal_freed(img));
+    g_assert_cmpint(vhdx_image_alloc_block(img, &again, &fresh, NULL), ==, 0);
+    g_assert_cmpuint(again, !=, first);
+    vhdx_image_unalloc_block(img, again);
+    vhdx_image_reuse_sealed(img);
     g_assert_cmpint(vhdx_image_alloc_block(img, &again, &fresh, NULL), ==, 0);
     g_assert_cmpuint(again, ==, first);
     g_assert_false(fresh);
