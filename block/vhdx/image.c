@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
+#include "vhdx/bitmap.h"
 #include "vhdx/error.h"
 #include "vhdx/image.h"
 #include "vhdx/space.h"
@@ -334,17 +335,85 @@ static VhdxExtentKind extent_kind_of_state(const VhdxImage *img,
     switch (state) {
     case VHDX_PAYLOAD_FULLY_PRESENT:
         return VHDX_EXTENT_DATA;
-    case VHDX_PAYLOAD_ZERO:
-        return VHDX_EXTENT_ZERO;
-    default:
-        /*
-         * Not present, undefined or unmapped: a child leaves these to its
-         * parent; without one the spec lets us answer zeros, and saying
-         * so lets qemu-img skip them.
-         */
+    case VHDX_PAYLOAD_NOT_PRESENT:
+        /* A child asks its parent; a base has nothing, which reads zero */
         return img->geo.has_parent ? VHDX_EXTENT_UNALLOCATED :
                                      VHDX_EXTENT_ZERO;
+    default:
+        /*
+         * ZERO says zeros.  UNDEFINED and UNMAPPED (a discarded block)
+         * may read as anything; zeros it is, in every kind of file.
+         */
+        return VHDX_EXTENT_ZERO;
     }
+}
+
+static uint64_t bitmap_entry_offset(const VhdxImage *img, uint64_t chunk)
+{
+    return bat_entry_offset(img, vhdx_bat_bitmap_index(&img->geo, chunk));
+}
+
+/* The first bit of @block in its chunk's sector bitmap */
+static uint64_t block_first_bit(const VhdxImage *img, uint64_t block)
+{
+    uint64_t sectors_per_block = img->geo.block_size /
+                                 img->geo.logical_sector_size;
+
+    return block % img->geo.chunk_ratio * sectors_per_block;
+}
+
+/* The sector bitmap block of @block's chunk; 0 when there is none */
+static int image_bitmap_block(VhdxImage *img, uint64_t block,
+                              uint64_t *offset, GError **errp)
+{
+    uint64_t chunk = block / img->geo.chunk_ratio;
+    uint64_t entry;
+    int ret;
+
+    ret = vhdx_cache_read64(img->cache, bitmap_entry_offset(img, chunk),
+                            &entry, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    *offset = vhdx_bat_state(entry) == VHDX_BITMAP_PRESENT ?
+              vhdx_bat_offset(entry) : 0;
+    return 0;
+}
+
+/* A partially present block: the run of equal bits at @in_block */
+static int image_map_partial(VhdxImage *img, uint64_t block,
+                             uint64_t in_block, uint64_t entry,
+                             VhdxExtent *ext, GError **errp)
+{
+    uint32_t lss = img->geo.logical_sector_size;
+    uint64_t bitmap, count;
+    bool present;
+    int ret;
+
+    if (in_block % lss || ext->length % lss) {
+        return vhdx_error(errp, EINVAL, "VHDX: request at %" PRIu64 " in "
+                          "block %" PRIu64 " is not sector aligned",
+                          in_block, block);
+    }
+    ret = image_bitmap_block(img, block, &bitmap, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!bitmap) {
+        return vhdx_error(errp, EINVAL, "VHDX BAT: block %" PRIu64 " is "
+                          "partially present but its chunk has no sector "
+                          "bitmap", block);
+    }
+    ret = vhdx_bitmap_run(img->cache, bitmap,
+                          block_first_bit(img, block) + in_block / lss,
+                          ext->length / lss, &present, &count, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ext->length = count * lss;
+    ext->kind = present ? VHDX_EXTENT_DATA : VHDX_EXTENT_UNALLOCATED;
+    ext->file_offset = present ? vhdx_bat_offset(entry) + in_block : 0;
+    return 0;
 }
 
 int vhdx_image_map(VhdxImage *img, uint64_t offset, uint64_t bytes,
@@ -362,16 +431,72 @@ int vhdx_image_map(VhdxImage *img, uint64_t offset, uint64_t bytes,
         return ret;
     }
     state = vhdx_bat_state(entry);
+    ext->length = MIN(bytes, vhdx_image_block_bytes(img, block) - in_block);
     if (state == VHDX_PAYLOAD_PARTIALLY_PRESENT) {
-        return vhdx_error(errp, ENOTSUP, "VHDX block %" PRIu64 " is "
-                          "partially present; differencing images are not "
-                          "supported yet", block);
+        return image_map_partial(img, block, in_block, entry, ext, errp);
     }
     ext->kind = extent_kind_of_state(img, state);
-    ext->length = MIN(bytes, vhdx_image_block_bytes(img, block) - in_block);
     ext->file_offset = ext->kind == VHDX_EXTENT_DATA ?
                        vhdx_bat_offset(entry) + in_block : 0;
     return 0;
+}
+
+/*
+ * Gives @block's chunk a sector bitmap block: 1 MiB of zeros on disk
+ * before the BAT entry points at it (every commit flushes data first).
+ */
+static int image_alloc_bitmap(VhdxImage *img, uint64_t block,
+                              uint64_t *offset, GError **errp)
+{
+    uint64_t chunk = block / img->geo.chunk_ratio;
+    int64_t length = vhdx_io_length(img->io);
+    bool fresh;
+    uint64_t off;
+    int ret;
+
+    off = vhdx_alloc_take(&img->alloc, VHDX_BITMAP_BLOCK_SIZE, &fresh);
+    if (length < 0) {
+        ret = (int)length;
+    } else if (fresh && (uint64_t)length <= off) {
+        ret = vhdx_io_truncate(img->io, off + VHDX_BITMAP_BLOCK_SIZE);
+    } else {
+        ret = vhdx_io_pwrite_zeroes(img->io, off, VHDX_BITMAP_BLOCK_SIZE);
+    }
+    if (ret == 0) {
+        ret = vhdx_cache_write64(img->cache, bitmap_entry_offset(img, chunk),
+                                 vhdx_bat_entry(VHDX_BITMAP_PRESENT, off),
+                                 errp);
+    } else {
+        vhdx_error(errp, -ret, "VHDX: cannot prepare a sector bitmap block "
+                   "at 0x%" PRIx64, off);
+    }
+    if (ret < 0) {
+        vhdx_alloc_untake(&img->alloc, off, VHDX_BITMAP_BLOCK_SIZE);
+        return ret;
+    }
+    *offset = off;
+    return 0;
+}
+
+int vhdx_image_mark_present(VhdxImage *img, uint64_t block,
+                            uint64_t in_block, uint64_t len, GError **errp)
+{
+    uint32_t lss = img->geo.logical_sector_size;
+    uint64_t bitmap;
+    int ret;
+
+    g_assert(img->session_started && img->geo.has_parent);
+    g_assert(in_block % lss == 0 && len % lss == 0);
+    ret = image_bitmap_block(img, block, &bitmap, errp);
+    if (ret == 0 && !bitmap) {
+        ret = image_alloc_bitmap(img, block, &bitmap, errp);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    return vhdx_bitmap_set(img->cache, bitmap,
+                           block_first_bit(img, block) + in_block / lss,
+                           len / lss, errp);
 }
 
 int vhdx_image_alloc_block(VhdxImage *img, uint64_t *file_offset,
@@ -387,18 +512,18 @@ int vhdx_image_alloc_block(VhdxImage *img, uint64_t *file_offset,
         return 0;
     }
     /*
-     * Grow the file over the whole block now, so that the unwritten parts
-     * read as zeros and the block lies inside the file when published.
+     * Grow the file over the whole block now, so that it lies inside the
+     * file when published.  Only space that starts at or past the old end
+     * reads as zeros; bytes a crashed session left past the used end are
+     * stale, and the caller must overwrite them.
      */
     length = vhdx_io_length(img->io);
-    if (length < 0) {
-        ret = (int)length;
-    } else if ((uint64_t)length < offset + img->geo.block_size) {
-        ret = vhdx_io_truncate(img->io, offset + img->geo.block_size);
-    } else {
-        /* Bytes past the used end (a crashed session's): not zero */
+    ret = length < 0 ? (int)length : 0;
+    if (ret == 0 && (uint64_t)length > offset) {
         *fresh = false;
-        ret = 0;
+    }
+    if (ret == 0 && (uint64_t)length < offset + img->geo.block_size) {
+        ret = vhdx_io_truncate(img->io, offset + img->geo.block_size);
     }
     if (ret < 0) {
         vhdx_alloc_untake(&img->alloc, offset, img->geo.block_size);

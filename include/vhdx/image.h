@@ -143,6 +143,15 @@ void vhdx_image_reuse_sealed(VhdxImage *img);
 int vhdx_image_set_block(VhdxImage *img, uint64_t block, unsigned state,
                          uint64_t file_offset, GError **errp);
 
+/*
+ * In a differencing image, marks the sectors of @block from byte
+ * @in_block, @len bytes (both sector multiples), as present in this file,
+ * giving the chunk a sector bitmap block first if it has none.  The data
+ * must already be written.
+ */
+int vhdx_image_mark_present(VhdxImage *img, uint64_t block,
+                            uint64_t in_block, uint64_t len, GError **errp);
+
 /* The byte length of the guest range covered by @block */
 static inline uint64_t vhdx_image_block_bytes(const VhdxImage *img,
                                               uint64_t block)

@@ -96,7 +96,6 @@ static uint64_t write_block(VhdxImage *img, MemIO *m, uint64_t block,
 
     g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
     g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
-    g_assert_true(fresh);
     g_assert_cmpuint(off % MiB, ==, 0);
     g_assert_cmpuint(memio_size(m), >=, off + img->geo.block_size);
     memset(memio_bytes(m) + off, pattern, img->geo.block_size);
@@ -116,6 +115,9 @@ static void test_allocate_flush_reopen(void)
     VhdxExtent ext;
 
     off = write_block(img, m, 3, 0x5a);
+    /* The block went where the file ended */
+    g_assert_cmpuint(off, ==, img->regions.bat_offset +
+                              img->regions.bat_length);
     /* The header changed GUIDs before anything else was written */
     g_assert_false(vhdx_guid_equal(&before.file_write_guid,
                                    &img->header.current.file_write_guid));
@@ -332,6 +334,33 @@ static void test_close_trims_freed_tail(void)
     g_assert_cmpuint(r.leaked_bytes, ==, 0);
     assert_extent(img, 0, VHDX_EXTENT_DATA, 4 * MiB);
     assert_extent(img, 4 * MiB, VHDX_EXTENT_ZERO, 4 * MiB);
+    vhdx_image_free(img);
+}
+
+/* Junk a crashed session left part-way into the next block is not zero */
+static void test_alloc_over_stale_tail_is_not_fresh(void)
+{
+    VhdxCreateParams p = dynamic_params(64 * MiB, 4 * MiB);
+    g_autoptr(MemIO) m = created(&p);
+    size_t end = memio_size(m);
+    VhdxImage *img;
+    uint64_t off;
+    bool fresh;
+
+    g_byte_array_set_size(m->data, end + MiB);
+    memset(memio_bytes(m) + end, 0xee, MiB);
+    img = opened(m, VHDX_OPEN_WRITE);
+    g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
+    g_assert_cmpuint(off, ==, end);
+    g_assert_false(fresh);
+    vhdx_image_unalloc_block(img, off);
+    /* Past the stale bytes, space is fresh again */
+    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
+    g_assert_cmpuint(off, ==, end + 4 * MiB);
+    g_assert_true(fresh);
+    g_assert_cmpuint(memio_size(m), >=, off + 4 * MiB);
     vhdx_image_free(img);
 }
 
@@ -613,6 +642,8 @@ int main(int argc, char **argv)
     g_test_add_func("/image/close-trims-freed-tail",
                     test_close_trims_freed_tail);
     g_test_add_func("/image/check-leaks", test_check_counts_leaks);
+    g_test_add_func("/image/alloc-over-stale-tail",
+                    test_alloc_over_stale_tail_is_not_fresh);
     g_test_add_func("/image/grow-in-place", test_grow_in_place);
     g_test_add_func("/image/grow-refuses-shrink", test_grow_refuses_shrink);
     g_test_add_func("/image/grow-relocates-bat", test_grow_relocates_bat);
