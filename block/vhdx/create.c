@@ -50,6 +50,10 @@ static int create_check_params(const VhdxCreateParams *p, GError **errp)
                           "not a multiple of the logical sector size %"
                           PRIu32, p->virtual_size, lss);
     }
+    if (p->parent && p->fixed) {
+        return vhdx_error(errp, EINVAL, "VHDX: a differencing image cannot "
+                          "be fixed");
+    }
     if (p->log_size < VHDX_LOG_MIN_SIZE || p->log_size % VHDX_ALIGNMENT) {
         return vhdx_error(errp, EINVAL, "VHDX log size %" PRIu32 " is not "
                           "a non-zero multiple of 1 MiB", p->log_size);
@@ -87,6 +91,8 @@ static int create_write_metadata(VhdxIO *io, const VhdxCreateParams *p,
                                  const CreateLayout *l, GError **errp)
 {
     g_autofree uint8_t *buf = g_malloc0(METADATA_REGION_SIZE);
+    g_autofree uint8_t *locator = NULL;
+    size_t locator_len = 0;
     VhdxMetadata md = {
         .block_size = p->block_size,
         .virtual_disk_size = p->virtual_size,
@@ -94,9 +100,18 @@ static int create_write_metadata(VhdxIO *io, const VhdxCreateParams *p,
         .physical_sector_size = p->physical_sector_size,
         /* Fixed images keep their blocks allocated, as the spec asks */
         .leave_blocks_allocated = p->fixed,
+        .has_parent = p->parent != NULL,
     };
     int ret;
 
+    if (p->parent) {
+        ret = vhdx_locator_encode(p->parent, &locator, &locator_len, errp);
+        if (ret < 0) {
+            return ret;
+        }
+        md.parent_locator = locator;
+        md.parent_locator_len = locator_len;
+    }
     vhdx_guid_generate(&md.page83);
     ret = vhdx_metadata_encode(&md, buf, METADATA_REGION_SIZE, errp);
     if (ret < 0) {
@@ -113,8 +128,9 @@ static uint64_t create_payload_entry(const VhdxCreateParams *p,
         return vhdx_bat_entry(VHDX_PAYLOAD_FULLY_PRESENT,
                               l->payload_offset + block * p->block_size);
     }
-    return vhdx_bat_entry(p->block_state_zero ? VHDX_PAYLOAD_ZERO :
-                          VHDX_PAYLOAD_NOT_PRESENT, 0);
+    /* A child's blocks start not present: they are its parent's */
+    return vhdx_bat_entry(p->block_state_zero && !p->parent ?
+                          VHDX_PAYLOAD_ZERO : VHDX_PAYLOAD_NOT_PRESENT, 0);
 }
 
 /* Writes the BAT in 1 MiB pieces; all-zero pieces are already zero */
@@ -211,7 +227,8 @@ int vhdx_image_create(VhdxIO *io, const VhdxCreateParams *p, GError **errp)
         return ret;
     }
     ret = vhdx_bat_geometry_init(&geo, p->virtual_size, p->block_size,
-                                 p->logical_sector_size, false, errp);
+                                 p->logical_sector_size, p->parent != NULL,
+                                 errp);
     if (ret < 0) {
         return ret;
     }

@@ -16,6 +16,7 @@
 #include "vhdx/bat.h"
 #include "vhdx/cache.h"
 #include "vhdx/header.h"
+#include "vhdx/locator.h"
 #include "vhdx/log.h"
 #include "vhdx/metadata.h"
 #include "vhdx/region.h"
@@ -65,6 +66,8 @@ typedef struct VhdxCreateParams {
     bool fixed;
     bool block_state_zero;      /* dynamic: new blocks start as ZERO */
     const char *creator;
+    /* A differencing image: the locator naming its parent, else NULL */
+    const VhdxLocator *parent;
 } VhdxCreateParams;
 
 /*

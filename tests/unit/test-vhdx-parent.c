@@ -1,0 +1,295 @@
+/*
+ * Unit tests: parent locators, linkage, and differencing images
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "vhdx/image.h"
+#include "vhdx/parent.h"
+#include "vhdx-memio.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define MiB VHDX_MiB
+
+static const char *candidate(const VhdxParentRef *ref, guint i)
+{
+    g_assert_cmpuint(i, <, ref->candidates->len);
+    return g_array_index(ref->candidates, VhdxParentCandidate, i).path;
+}
+
+static void locator_with(VhdxLocator *loc, const char *const *kv)
+{
+    memset(loc, 0, sizeof(*loc));
+    loc->type = vhdx_guid_vhdx_locator_type;
+    for (; kv[0]; kv += 2) {
+        vhdx_locator_set(loc, kv[0], kv[1]);
+    }
+}
+
+static void test_candidates_order(void)
+{
+    static const char *const kv[] = {
+        "parent_linkage", "{0A1B2C3D-0000-4000-8000-00000000000F}",
+        "relative_path", ".\\dir\\base.vhdx",
+        "absolute_win32_path", "\\\\?\\C:\\VMs\\disk\\Base.vhdx",
+        "volume_path", "\\\\?\\Volume{1234}\\VMs\\other.vhdx",
+        NULL,
+    };
+    VhdxLocator loc;
+    VhdxParentRef ref;
+    VhdxGuid g;
+
+    locator_with(&loc, kv);
+    g_assert_cmpint(vhdx_parent_ref_init(&ref, &loc, NULL), ==, 0);
+    g_assert_cmpstr(candidate(&ref, 0), ==, "dir/base.vhdx");
+    g_assert_cmpstr(candidate(&ref, 1), ==, "Base.vhdx");
+    g_assert_cmpstr(candidate(&ref, 2), ==, "other.vhdx");
+    g_assert_cmpstr(candidate(&ref, 3), ==, "//?/C:/VMs/disk/Base.vhdx");
+    g_assert_cmpstr(candidate(&ref, 4), ==,
+                    "//?/Volume{1234}/VMs/other.vhdx");
+    g_assert_cmpuint(ref.candidates->len, ==, 5);
+    /* The linkage compares in any case */
+    g_assert_true(vhdx_guid_parse("0a1b2c3d-0000-4000-8000-00000000000f",
+                                  &g));
+    g_assert_true(vhdx_parent_ref_matches(&ref, &g));
+    g.bytes[15] ^= 1;
+    g_assert_false(vhdx_parent_ref_matches(&ref, &g));
+    vhdx_parent_ref_clear(&ref);
+    vhdx_locator_clear(&loc);
+}
+
+static void test_linkage2_matches_too(void)
+{
+    static const char *const kv[] = {
+        "parent_linkage", "{00000000-0000-4000-8000-000000000001}",
+        "parent_linkage2", "{00000000-0000-4000-8000-000000000002}",
+        "relative_path", "base.vhdx",
+        NULL,
+    };
+    VhdxLocator loc;
+    VhdxParentRef ref;
+    VhdxGuid g;
+
+    locator_with(&loc, kv);
+    g_assert_cmpint(vhdx_parent_ref_init(&ref, &loc, NULL), ==, 0);
+    g_assert_true(vhdx_guid_parse("00000000-0000-4000-8000-000000000002",
+                                  &g));
+    g_assert_true(vhdx_parent_ref_matches(&ref, &g));
+    vhdx_parent_ref_clear(&ref);
+    vhdx_locator_clear(&loc);
+}
+
+static void assert_ref_fails(const char *const *kv, const char *needle)
+{
+    VhdxLocator loc;
+    VhdxParentRef ref;
+    GError *err = NULL;
+
+    locator_with(&loc, kv);
+    g_assert_cmpint(vhdx_parent_ref_init(&ref, &loc, &err), <, 0);
+    g_assert_nonnull(strstr(err->message, needle));
+    g_error_free(err);
+    vhdx_locator_clear(&loc);
+}
+
+static void test_ref_errors(void)
+{
+    static const char *const no_linkage[] = {
+        "relative_path", "base.vhdx", NULL,
+    };
+    static const char *const bad_linkage[] = {
+        "parent_linkage", "not-a-guid", "relative_path", "b.vhdx", NULL,
+    };
+    static const char *const no_path[] = {
+        "parent_linkage", "{00000000-0000-4000-8000-000000000001}", NULL,
+    };
+    VhdxLocator loc;
+    VhdxParentRef ref;
+    GError *err = NULL;
+
+    assert_ref_fails(no_linkage, "no parent_linkage");
+    assert_ref_fails(bad_linkage, "not a GUID");
+    assert_ref_fails(no_path, "says where the parent is");
+
+    locator_with(&loc, no_path);
+    loc.type = vhdx_guid_page83;
+    g_assert_cmpint(vhdx_parent_ref_init(&ref, &loc, &err), ==, -ENOTSUP);
+    g_assert_nonnull(strstr(err->message, "type"));
+    g_error_free(err);
+    vhdx_locator_clear(&loc);
+}
+
+static void test_locator_build(void)
+{
+    g_autofree char *lower = NULL;
+    VhdxLocator loc;
+    VhdxParentRef ref;
+    VhdxGuid g;
+
+    vhdx_guid_generate(&g);
+    vhdx_parent_locator_build(&loc, "/vm/disks/base.vhdx", "/vm/disks", &g);
+    g_assert_cmpstr(vhdx_locator_get(&loc, "relative_path"), ==,
+                    ".\\base.vhdx");
+    g_assert_cmpstr(vhdx_locator_get(&loc, "absolute_win32_path"), ==,
+                    "/vm/disks/base.vhdx");
+    /* libvhdi only parses lower case linkage GUIDs */
+    lower = g_ascii_strdown(vhdx_locator_get(&loc, "parent_linkage"), -1);
+    g_assert_cmpstr(vhdx_locator_get(&loc, "parent_linkage"), ==, lower);
+    g_assert_cmpint(vhdx_parent_ref_init(&ref, &loc, NULL), ==, 0);
+    g_assert_true(vhdx_parent_ref_matches(&ref, &g));
+    g_assert_cmpstr(candidate(&ref, 0), ==, "base.vhdx");
+    vhdx_parent_ref_clear(&ref);
+    vhdx_locator_clear(&loc);
+
+    vhdx_parent_locator_build(&loc, "/vm/base.vhdx", "/vm/snaps/a", &g);
+    g_assert_cmpstr(vhdx_locator_get(&loc, "relative_path"), ==,
+                    "..\\..\\base.vhdx");
+    vhdx_locator_clear(&loc);
+    vhdx_parent_locator_build(&loc, "/vm/x/base.vhdx", "/vm/y", &g);
+    g_assert_cmpstr(vhdx_locator_get(&loc, "relative_path"), ==,
+                    "..\\x\\base.vhdx");
+    vhdx_locator_clear(&loc);
+}
+
+/* ---- differencing images in the core ---- */
+
+static MemIO *created_child(uint64_t size, uint32_t block_size,
+                            uint32_t lss, const VhdxGuid *parent_guid)
+{
+    VhdxLocator loc;
+    VhdxCreateParams p = {
+        .virtual_size = size,
+        .block_size = block_size,
+        .log_size = MiB,
+        .logical_sector_size = lss,
+        .physical_sector_size = 4096,
+        .block_state_zero = true,   /* must not apply to a child */
+        .parent = &loc,
+    };
+    MemIO *m = memio_new(0);
+
+    vhdx_parent_locator_build(&loc, "/vm/base.vhdx", "/vm", parent_guid);
+    g_assert_cmpint(vhdx_image_create(memio_io(m), &p, NULL), ==, 0);
+    vhdx_locator_clear(&loc);
+    return m;
+}
+
+static void assert_extent(VhdxImage *img, uint64_t offset, uint64_t bytes,
+                          VhdxExtentKind kind, uint64_t length)
+{
+    VhdxExtent ext;
+
+    g_assert_cmpint(vhdx_image_map(img, offset, bytes, &ext, NULL), ==, 0);
+    g_assert_cmpint(ext.kind, ==, kind);
+    g_assert_cmpuint(ext.length, ==, length);
+}
+
+static void test_child_create_open(void)
+{
+    VhdxGuid pg;
+    g_autoptr(MemIO) m = NULL;
+    VhdxImage *img = NULL;
+    VhdxLocator loc;
+    VhdxParentRef ref;
+
+    vhdx_guid_generate(&pg);
+    m = created_child(64 * MiB, 2 * MiB, 512, &pg);
+    g_assert_cmpint(vhdx_image_open(memio_io(m), 0, &img, NULL), ==, 0);
+    g_assert_true(img->metadata.has_parent);
+    g_assert_true(img->geo.has_parent);
+    /* A child's blocks are its parent's until written */
+    assert_extent(img, 0, 64 * MiB, VHDX_EXTENT_UNALLOCATED, 2 * MiB);
+    g_assert_cmpint(vhdx_locator_decode(img->metadata.parent_locator,
+                                        img->metadata.parent_locator_len,
+                                        &loc, NULL), ==, 0);
+    g_assert_cmpint(vhdx_parent_ref_init(&ref, &loc, NULL), ==, 0);
+    g_assert_true(vhdx_parent_ref_matches(&ref, &pg));
+    vhdx_parent_ref_clear(&ref);
+    vhdx_locator_clear(&loc);
+    vhdx_image_free(img);
+}
+
+static void test_child_partial_blocks(void)
+{
+    const uint32_t lss = 4096;
+    VhdxGuid pg;
+    g_autoptr(MemIO) m = NULL;
+    VhdxImage *img = NULL;
+    uint64_t off;
+    bool fresh;
+
+    vhdx_guid_generate(&pg);
+    /* 1 MiB blocks, 4 KiB sectors: 256 bits a block, chunk of 32768 blocks */
+    m = created_child(64 * MiB, MiB, lss, &pg);
+    g_assert_cmpint(vhdx_image_open(memio_io(m), VHDX_OPEN_WRITE, &img,
+                                    NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_set_block(img, 5,
+                                         VHDX_PAYLOAD_PARTIALLY_PRESENT, off,
+                                         NULL), ==, 0);
+    /* Sectors 3..9 and 200..255 of block 5 are here */
+    g_assert_cmpint(vhdx_image_mark_present(img, 5, 3 * lss, 7 * lss, NULL),
+                    ==, 0);
+    g_assert_cmpint(vhdx_image_mark_present(img, 5, 200 * lss, 56 * lss,
+                                            NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+
+    g_assert_cmpint(vhdx_image_open(memio_io(m), 0, &img, NULL), ==, 0);
+    assert_extent(img, 5 * MiB, MiB, VHDX_EXTENT_UNALLOCATED, 3 * lss);
+    assert_extent(img, 5 * MiB + 3 * lss, MiB, VHDX_EXTENT_DATA, 7 * lss);
+    assert_extent(img, 5 * MiB + 10 * lss, MiB, VHDX_EXTENT_UNALLOCATED,
+                  190 * lss);
+    assert_extent(img, 5 * MiB + 200 * lss, MiB, VHDX_EXTENT_DATA, 56 * lss);
+    /* A run stops where the request does */
+    assert_extent(img, 5 * MiB + 4 * lss, 2 * lss, VHDX_EXTENT_DATA,
+                  2 * lss);
+    assert_extent(img, 6 * MiB, MiB, VHDX_EXTENT_UNALLOCATED, MiB);
+    vhdx_image_free(img);
+}
+
+static void test_child_bitmap_spans_pages(void)
+{
+    VhdxGuid pg;
+    g_autoptr(MemIO) m = NULL;
+    VhdxImage *img = NULL;
+    uint64_t off;
+    bool fresh;
+
+    vhdx_guid_generate(&pg);
+    /* 32 MiB blocks, 512-byte sectors: 65536 bits, two bitmap pages */
+    m = created_child(128 * MiB, 32 * MiB, 512, &pg);
+    g_assert_cmpint(vhdx_image_open(memio_io(m), VHDX_OPEN_WRITE, &img,
+                                    NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_set_block(img, 1,
+                                         VHDX_PAYLOAD_PARTIALLY_PRESENT, off,
+                                         NULL), ==, 0);
+    /* 16 MiB - 4 KiB .. 16 MiB + 4 KiB straddles the two pages */
+    g_assert_cmpint(vhdx_image_mark_present(img, 1, 16 * MiB - 4096, 8192,
+                                            NULL), ==, 0);
+    assert_extent(img, 32 * MiB, 32 * MiB, VHDX_EXTENT_UNALLOCATED,
+                  16 * MiB - 4096);
+    assert_extent(img, 48 * MiB - 4096, 32 * MiB, VHDX_EXTENT_DATA, 8192);
+    assert_extent(img, 48 * MiB + 4096, 32 * MiB, VHDX_EXTENT_UNALLOCATED,
+                  16 * MiB - 4096);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/parent/candidates-order", test_candidates_order);
+    g_test_add_func("/parent/linkage2", test_linkage2_matches_too);
+    g_test_add_func("/parent/ref-errors", test_ref_errors);
+    g_test_add_func("/parent/locator-build", test_locator_build);
+    g_test_add_func("/parent/child-create-open", test_child_create_open);
+    g_test_add_func("/parent/child-partial-blocks",
+                    test_child_partial_blocks);
+    g_test_add_func("/parent/child-bitmap-spans-pages",
+                    test_child_bitmap_spans_pages);
+    return g_test_run();
+}
