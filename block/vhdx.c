@@ -22,15 +22,23 @@
 #include "qemu/module.h"
 #include "qemu/option.h"
 #include "qemu/units.h"
+#include "qobject/qdict.h"
 #include "system/block-backend.h"
+
+#include <sys/stat.h>
 
 #include "vhdx/error.h"
 #include "vhdx/image.h"
+#include "vhdx/parent.h"
 
 #define VHDX_OPT_LOG_SIZE             "log_size"
 #define VHDX_OPT_BLOCK_SIZE           "block_size"
 #define VHDX_OPT_BLOCK_STATE_ZERO     "block_state_zero"
 #define VHDX_OPT_LOGICAL_SECTOR_SIZE  "logical_sector_size"
+#define VHDX_OPT_CHECK_PARENT_LINKAGE "check-parent-linkage"
+
+/* Hyper-V's block size for differencing images */
+#define VHDX_DEFAULT_CHILD_BLOCK_SIZE (2 * MiB)
 
 /* 1 MiB, spelled out: the create option's default is its string */
 #define VHDX_DEFAULT_LOG_SIZE         1048576
@@ -58,7 +66,27 @@ typedef struct BDRVVHDXState {
     unsigned io_epoch;
     unsigned io_in_flight[2];   /* atomic */
     bool freed_sealed;
+
+    /* Differencing images: what the parent locator says */
+    VhdxParentRef parent;
+    bool check_parent_linkage;
 } BDRVVHDXState;
+
+static BlockDriver bdrv_vhdx;
+
+static QemuOptsList vhdx_runtime_opts = {
+    .name = "vhdx",
+    .head = QTAILQ_HEAD_INITIALIZER(vhdx_runtime_opts.head),
+    .desc = {
+        {
+            .name = VHDX_OPT_CHECK_PARENT_LINKAGE,
+            .type = QEMU_OPT_BOOL,
+            .help = "Refuse a parent whose DataWriteGuid is not the one the "
+                    "differencing image was made on (default: on)",
+        },
+        { /* end of list */ }
+    },
+};
 
 /* ---- the core's storage interface on bs->file ---- */
 
@@ -156,6 +184,201 @@ static void vhdx_refresh_limits(BlockDriverState *bs, Error **errp)
     /* Whole blocks change state; the block layer writes the ragged ends */
     bs->bl.pwrite_zeroes_alignment = block_size;
     bs->bl.pdiscard_alignment = block_size;
+    /* A child says per sector what it holds: no partial sectors */
+    if (s->img->geo.has_parent) {
+        bs->bl.request_alignment = s->img->geo.logical_sector_size;
+    }
+}
+
+/*
+ * Differencing images whose parent is being opened right now, innermost
+ * last.  QEMU opens a chain from the top down, recursively, and attaches
+ * each parent only once it is open: a parent that is already on this
+ * stack is a loop, and the stack's height is the depth of the chain.
+ */
+typedef struct VhdxOpening {
+    BlockDriverState *bs;
+    dev_t dev;
+    ino_t ino;
+    bool have_id;
+} VhdxOpening;
+
+static GArray *vhdx_opening;
+
+static void vhdx_opening_remove(BlockDriverState *bs)
+{
+    for (guint i = 0; vhdx_opening && i < vhdx_opening->len; i++) {
+        if (g_array_index(vhdx_opening, VhdxOpening, i).bs == bs) {
+            g_array_remove_index(vhdx_opening, i);
+            return;
+        }
+    }
+}
+
+static VhdxOpening vhdx_file_identity(const char *path)
+{
+    struct stat st;
+    VhdxOpening id = { 0 };
+
+    if (path && stat(path, &st) == 0) {
+        id = (VhdxOpening) { .dev = st.st_dev, .ino = st.st_ino,
+                             .have_id = true };
+    }
+    return id;
+}
+
+static bool vhdx_same_file(const VhdxOpening *a, const VhdxOpening *b)
+{
+    return a->have_id && b->have_id && a->dev == b->dev && a->ino == b->ino;
+}
+
+/* Refuses @parent_path if it closes a loop or makes the chain too deep */
+static int vhdx_opening_push(BlockDriverState *bs, const char *child_path,
+                             const char *parent_path, Error **errp)
+{
+    VhdxOpening self = vhdx_file_identity(child_path);
+    VhdxOpening parent = vhdx_file_identity(parent_path);
+
+    if (!vhdx_opening) {
+        vhdx_opening = g_array_new(FALSE, FALSE, sizeof(VhdxOpening));
+    }
+    if (vhdx_same_file(&self, &parent)) {
+        error_setg(errp, "VHDX image '%s' names itself as its parent",
+                   bs->filename);
+        return -ELOOP;
+    }
+    for (guint i = 0; i < vhdx_opening->len; i++) {
+        VhdxOpening *o = &g_array_index(vhdx_opening, VhdxOpening, i);
+
+        if (vhdx_same_file(o, &parent)) {
+            error_setg(errp, "VHDX parent loop: '%s', the parent of '%s', "
+                       "is already a child in this chain", parent_path,
+                       bs->filename);
+            return -ELOOP;
+        }
+    }
+    if (vhdx_opening->len + 1 >= VHDX_MAX_CHAIN_DEPTH) {
+        error_setg(errp, "VHDX chain deeper than %d images at '%s'",
+                   VHDX_MAX_CHAIN_DEPTH, bs->filename);
+        return -ELOOP;
+    }
+    self.bs = bs;
+    g_array_append_val(vhdx_opening, self);
+    return 0;
+}
+
+/* The directory the child's relative parent paths start from */
+static char *vhdx_child_dir(BlockDriverState *bs)
+{
+    const char *name = bs->file && bs->file->bs->filename[0] ?
+                       bs->file->bs->filename : bs->filename;
+
+    return g_path_get_dirname(name);
+}
+
+/*
+ * Finds the parent: the first candidate that exists.  *@found is NULL
+ * when none does; the error then lists every path tried.
+ */
+static char *vhdx_find_parent(BlockDriverState *bs, const VhdxParentRef *ref,
+                              bool *found, Error **errp)
+{
+    g_autofree char *dir = vhdx_child_dir(bs);
+    g_autoptr(GString) tried = g_string_new(NULL);
+
+    for (guint i = 0; i < ref->candidates->len; i++) {
+        const VhdxParentCandidate *c =
+            &g_array_index(ref->candidates, VhdxParentCandidate, i);
+        g_autofree char *full = g_path_is_absolute(c->path) ?
+                                g_strdup(c->path) :
+                                g_build_filename(dir, c->path, NULL);
+
+        if (g_file_test(full, G_FILE_TEST_EXISTS)) {
+            *found = true;
+            return g_strdup(c->path);
+        }
+        g_string_append_printf(tried, "%s'%s' (%s)", i ? ", " : "", full,
+                               c->source);
+    }
+    *found = false;
+    error_setg(errp, "Cannot find the parent of VHDX differencing image "
+               "'%s'; tried %s", bs->filename, tried->str);
+    return g_strdup(g_array_index(ref->candidates, VhdxParentCandidate,
+                                  0).path);
+}
+
+static int vhdx_read_parent_ref(BlockDriverState *bs, Error **errp)
+{
+    BDRVVHDXState *s = bs->opaque;
+    const VhdxMetadata *md = &s->img->metadata;
+    VhdxLocator loc;
+    GError *gerr = NULL;
+    int ret;
+
+    ret = vhdx_locator_decode(md->parent_locator, md->parent_locator_len,
+                              &loc, &gerr);
+    if (ret == 0) {
+        ret = vhdx_parent_ref_init(&s->parent, &loc, &gerr);
+        vhdx_locator_clear(&loc);
+    }
+    vhdx_propagate(bs, errp, gerr);
+    return ret;
+}
+
+/* Did the user name or describe the backing node (backing=, backing.*)? */
+static bool vhdx_backing_given(QDict *options)
+{
+    const QDictEntry *e;
+
+    for (e = qdict_first(options); e; e = qdict_next(options, e)) {
+        const char *key = qdict_entry_key(e);
+
+        if (!strcmp(key, "backing") || g_str_has_prefix(key, "backing.")) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Tells the block layer about the parent.  It is looked for unless the
+ * user named the backing node or asked for none; a chain that would loop
+ * or grow too deep is refused before QEMU opens it.
+ */
+static int GRAPH_RDLOCK vhdx_set_backing_file(BlockDriverState *bs,
+                                              QDict *options, int flags,
+                                              Error **errp)
+{
+    bool needed = !(flags & BDRV_O_NO_BACKING) &&
+                  !vhdx_backing_given(options);
+    BDRVVHDXState *s = bs->opaque;
+    g_autofree char *parent = NULL;
+    g_autofree char *dir = NULL;
+    g_autofree char *full = NULL;
+    Error *local_err = NULL;
+    bool found;
+    int ret;
+
+    ret = vhdx_read_parent_ref(bs, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    parent = vhdx_find_parent(bs, &s->parent, &found, &local_err);
+    if (!found && needed) {
+        error_propagate(errp, local_err);
+        return -ENOENT;
+    }
+    error_free(local_err);
+    pstrcpy(bs->auto_backing_file, sizeof(bs->auto_backing_file), parent);
+    pstrcpy(bs->backing_file, sizeof(bs->backing_file), parent);
+    pstrcpy(bs->backing_format, sizeof(bs->backing_format), "vhdx");
+    if (!needed) {
+        return 0;
+    }
+    dir = vhdx_child_dir(bs);
+    full = g_path_is_absolute(parent) ? g_strdup(parent) :
+           g_build_filename(dir, parent, NULL);
+    return vhdx_opening_push(bs, bs->file->bs->filename, full, errp);
 }
 
 static int GRAPH_RDLOCK vhdx_open_image(BlockDriverState *bs, int flags,
@@ -186,13 +409,6 @@ static int GRAPH_RDLOCK vhdx_open_image(BlockDriverState *bs, int flags,
         vhdx_propagate(bs, errp, gerr);
         return ret;
     }
-    if (s->img->metadata.has_parent) {
-        vhdx_image_free(s->img);
-        s->img = NULL;
-        error_setg(errp, "%s: differencing VHDX images are not supported "
-                   "yet", bs->filename);
-        return -ENOTSUP;
-    }
     return 0;
 }
 
@@ -200,6 +416,7 @@ static int vhdx_open(BlockDriverState *bs, QDict *options, int flags,
                      Error **errp)
 {
     BDRVVHDXState *s = bs->opaque;
+    QemuOpts *opts;
     int ret;
 
     GLOBAL_STATE_CODE();
@@ -213,9 +430,27 @@ static int vhdx_open(BlockDriverState *bs, QDict *options, int flags,
 
     qemu_co_mutex_init(&s->lock);
     QLIST_INIT(&s->allocations);
+    opts = qemu_opts_create(&vhdx_runtime_opts, NULL, 0, &error_abort);
+    if (!qemu_opts_absorb_qdict(opts, options, errp)) {
+        qemu_opts_del(opts);
+        return -EINVAL;
+    }
+    s->check_parent_linkage = qemu_opt_get_bool(opts,
+                                                VHDX_OPT_CHECK_PARENT_LINKAGE,
+                                                true);
+    qemu_opts_del(opts);
     ret = vhdx_open_image(bs, flags, errp);
     if (ret < 0) {
         return ret;
+    }
+    if (s->img->metadata.has_parent) {
+        ret = vhdx_set_backing_file(bs, options, flags, errp);
+        if (ret < 0) {
+            vhdx_image_free(s->img);
+            s->img = NULL;
+            vhdx_parent_ref_clear(&s->parent);
+            return ret;
+        }
     }
     bs->supported_zero_flags = BDRV_REQ_MAY_UNMAP;
     return 0;
@@ -241,6 +476,8 @@ static void vhdx_close(BlockDriverState *bs)
 
     GRAPH_RDLOCK_GUARD_MAINLOOP();
 
+    vhdx_opening_remove(bs);
+    vhdx_parent_ref_clear(&s->parent);
     if (!s->img) {
         return;
     }
@@ -252,6 +489,59 @@ static void vhdx_close(BlockDriverState *bs)
     if (vhdx_end_session(bs, &local_err) < 0) {
         error_report_err(local_err);
     }
+}
+
+/* ---- the parent ---- */
+
+/*
+ * Every way a parent gets attached ends here (see patches/0003): it must
+ * be a VHDX image, and the very one this child was made on.
+ */
+static int GRAPH_RDLOCK vhdx_check_backing(BlockDriverState *bs,
+                                           BlockDriverState *backing,
+                                           Error **errp)
+{
+    BDRVVHDXState *s = bs->opaque;
+    BlockDriverState *parent = bdrv_skip_filters(backing);
+    char want[VHDX_GUID_STRING_LEN], have[VHDX_GUID_STRING_LEN];
+    const VhdxGuid *guid;
+    BDRVVHDXState *ps;
+
+    vhdx_opening_remove(bs);
+    if (!s->img->metadata.has_parent) {
+        error_setg(errp, "VHDX image '%s' is not a differencing image and "
+                   "cannot have a parent", bs->filename);
+        return -EINVAL;
+    }
+    if (!parent || parent->drv != &bdrv_vhdx) {
+        error_setg(errp, "The parent of VHDX differencing image '%s' must "
+                   "be a VHDX image, but '%s' is %s", bs->filename,
+                   backing->filename,
+                   parent && parent->drv ? parent->drv->format_name :
+                                           "not an image");
+        return -EINVAL;
+    }
+    ps = parent->opaque;
+    guid = &ps->img->header.current.data_write_guid;
+    if (vhdx_parent_ref_matches(&s->parent, guid)) {
+        return 0;
+    }
+    vhdx_guid_format(&s->parent.linkage, want);
+    vhdx_guid_format(guid, have);
+    if (!s->check_parent_linkage) {
+        warn_report("VHDX parent '%s' of '%s' has DataWriteGuid {%s}, not "
+                    "{%s}: it changed after the child was made; reading "
+                    "through the child may return wrong data",
+                    parent->filename, bs->filename, have, want);
+        return 0;
+    }
+    error_setg(errp, "VHDX parent '%s' of '%s' has DataWriteGuid {%s}, but "
+               "the child was made on {%s}: the parent changed after the "
+               "child was made, and reading through the child would return "
+               "wrong data", parent->filename, bs->filename, have, want);
+    error_append_hint(errp, "To open the chain anyway, for recovery, set "
+                      "check-parent-linkage=off.\n");
+    return -EINVAL;
 }
 
 /* ---- reopen, migration ---- */
@@ -479,18 +769,47 @@ vhdx_zero_block_gaps(BlockDriverState *bs, uint64_t block_offset,
     return ret;
 }
 
+/* Records the sectors just written in a child block; s->lock held */
+static int coroutine_fn GRAPH_RDLOCK
+vhdx_mark_written(BlockDriverState *bs, uint64_t block, uint64_t file_offset,
+                  uint64_t in_block, uint64_t len)
+{
+    BDRVVHDXState *s = bs->opaque;
+    uint64_t block_bytes = vhdx_image_block_bytes(s->img, block);
+    unsigned state = VHDX_PAYLOAD_PARTIALLY_PRESENT;
+    GError *gerr = NULL;
+    int ret = 0;
+
+    if (in_block == 0 && len == block_bytes) {
+        state = VHDX_PAYLOAD_FULLY_PRESENT;
+    } else {
+        ret = vhdx_image_mark_present(s->img, block, in_block, len, &gerr);
+    }
+    if (ret == 0) {
+        ret = vhdx_image_set_block(s->img, block, state, file_offset, &gerr);
+    }
+    vhdx_report_io_error(bs, gerr);
+    return ret;
+}
+
 /*
  * Writes into a block that has no data yet: new space is reserved, the
- * data written (with zeros around it), and only then is the BAT entry
- * pointed at it, so a concurrent read sees the old contents or the new,
- * never garbage.  Called and returns with s->lock held.
+ * data written, and only then is the BAT entry pointed at it, so a
+ * concurrent read sees the old contents or the new, never garbage.
+ * Where the block read as zeros, zeros go around the data and the block
+ * becomes fully present; a child's block that was its parent's stays
+ * partially present, only the written sectors marked.  Called and returns
+ * with s->lock held.
  */
 static int coroutine_fn GRAPH_RDLOCK
-vhdx_write_new_block(BlockDriverState *bs, uint64_t block, uint64_t in_block,
-                     uint64_t len, QEMUIOVector *qiov, size_t qiov_offset)
+vhdx_write_new_block(BlockDriverState *bs, uint64_t block, unsigned state,
+                     uint64_t in_block, uint64_t len, QEMUIOVector *qiov,
+                     size_t qiov_offset)
 {
     BDRVVHDXState *s = bs->opaque;
     uint64_t block_bytes = s->img->geo.block_size;
+    bool from_parent = s->img->geo.has_parent &&
+                       state == VHDX_PAYLOAD_NOT_PRESENT;
     VhdxAllocation *a;
     GError *gerr = NULL;
     uint64_t file_offset;
@@ -511,17 +830,20 @@ vhdx_write_new_block(BlockDriverState *bs, uint64_t block, uint64_t in_block,
 
     ret = bdrv_co_pwritev_part(bs->file, file_offset + in_block, len, qiov,
                                qiov_offset, 0);
-    if (ret == 0 && !fresh) {
+    if (ret == 0 && !fresh && !from_parent) {
         ret = vhdx_zero_block_gaps(bs, file_offset, block_bytes, in_block,
                                    len);
     }
 
     qemu_co_mutex_lock(&s->lock);
-    if (ret == 0) {
+    if (ret == 0 && from_parent) {
+        ret = vhdx_mark_written(bs, block, file_offset, in_block, len);
+    } else if (ret == 0) {
         ret = vhdx_image_set_block(s->img, block, VHDX_PAYLOAD_FULLY_PRESENT,
                                    file_offset, &gerr);
         vhdx_report_io_error(bs, gerr);
-    } else {
+    }
+    if (ret < 0) {
         vhdx_image_unalloc_block(s->img, file_offset);
     }
     vhdx_finish_allocation(a);
@@ -551,8 +873,8 @@ vhdx_write_in_block(BlockDriverState *bs, uint64_t offset, uint64_t len,
              vhdx_wait_allocation(s, block));
 
     if (!vhdx_payload_has_data(vhdx_bat_state(entry))) {
-        return vhdx_write_new_block(bs, block, in_block, len, qiov,
-                                    qiov_offset);
+        return vhdx_write_new_block(bs, block, vhdx_bat_state(entry),
+                                    in_block, len, qiov, qiov_offset);
     }
     epoch = vhdx_payload_io_begin(s);
     qemu_co_mutex_unlock(&s->lock);
@@ -560,6 +882,12 @@ vhdx_write_in_block(BlockDriverState *bs, uint64_t offset, uint64_t len,
                                len, qiov, qiov_offset, 0);
     vhdx_payload_io_end(s, epoch);
     qemu_co_mutex_lock(&s->lock);
+    /* In a partially present block, the sectors are present only now */
+    if (ret == 0 &&
+        vhdx_bat_state(entry) == VHDX_PAYLOAD_PARTIALLY_PRESENT) {
+        ret = vhdx_mark_written(bs, block, vhdx_bat_offset(entry), in_block,
+                                len);
+    }
     return ret;
 }
 
@@ -802,6 +1130,19 @@ static int vhdx_blk_truncate(VhdxIO *io, uint64_t length)
                         NULL);
 }
 
+static int vhdx_blk_io_open(BlockBackend *blk, VhdxIO *io)
+{
+    *io = (VhdxIO) {
+        .pread = vhdx_blk_pread,
+        .pwrite = vhdx_blk_pwrite,
+        .flush = vhdx_blk_flush,
+        .length = vhdx_blk_length,
+        .truncate = vhdx_blk_truncate,
+        .opaque = blk,
+    };
+    return 0;
+}
+
 /*
  * The default block size grows with the disk, keeping the BAT small:
  * these are the sizes QEMU's VHDX driver has always picked.
@@ -818,12 +1159,16 @@ static uint32_t vhdx_default_block_size(uint64_t size)
     return 8 * MiB;
 }
 
-static int vhdx_create_params(BlockdevCreateOptionsVhdx *o,
-                              uint32_t logical_sector_size,
-                              VhdxCreateParams *p, Error **errp)
-{
-    uint64_t block_size;
+/* What a new child inherits from its parent */
+typedef struct VhdxParentInfo {
+    VhdxGuid data_write_guid;
+    uint64_t virtual_size;
+    uint32_t logical_sector_size;
+} VhdxParentInfo;
 
+static int vhdx_check_create_sizes(BlockdevCreateOptionsVhdx *o,
+                                   uint64_t block_size, Error **errp)
+{
     if (o->size > VHDX_VIRTUAL_SIZE_MAX) {
         error_setg(errp, "Image size too large; max of 64TB");
         return -EINVAL;
@@ -832,13 +1177,10 @@ static int vhdx_create_params(BlockdevCreateOptionsVhdx *o,
         error_setg(errp, "Log size must be smaller than 4 GB");
         return -EINVAL;
     }
-    p->log_size = o->has_log_size ? o->log_size : VHDX_DEFAULT_LOG_SIZE;
-    if (p->log_size < MiB || p->log_size % MiB) {
+    if (o->has_log_size && (o->log_size < MiB || o->log_size % MiB)) {
         error_setg(errp, "Log size must be a multiple of 1 MB");
         return -EINVAL;
     }
-    block_size = o->has_block_size ? o->block_size :
-                 vhdx_default_block_size(o->size);
     if (block_size < MiB || block_size % MiB) {
         error_setg(errp, "Block size must be a multiple of 1 MB");
         return -EINVAL;
@@ -852,62 +1194,105 @@ static int vhdx_create_params(BlockdevCreateOptionsVhdx *o,
                    (uint64_t)VHDX_BLOCK_SIZE_MAX);
         return -EINVAL;
     }
-    if (o->size % logical_sector_size) {
-        error_setg(errp, "Image size %" PRIu64 " is not a multiple of the "
-                   "logical sector size %" PRIu32, o->size,
-                   logical_sector_size);
-        return -EINVAL;
-    }
-    p->virtual_size = o->size;
-    p->block_size = block_size;
-    p->logical_sector_size = logical_sector_size;
-    p->physical_sector_size = 4096;
-    p->fixed = o->has_subformat &&
-               o->subformat == BLOCKDEV_VHDX_SUBFORMAT_FIXED;
-    p->block_state_zero = !o->has_block_state_zero || o->block_state_zero;
-    p->creator = "QEMU v" QEMU_VERSION;
     return 0;
 }
 
-static int coroutine_fn GRAPH_UNLOCKED
-vhdx_create_with_sector_size(BlockdevCreateOptions *opts,
-                             uint32_t logical_sector_size, Error **errp)
+static int vhdx_create_sector_size(BlockdevCreateOptionsVhdx *o,
+                                   const VhdxParentInfo *parent,
+                                   uint32_t *lss, Error **errp)
 {
-    BlockdevCreateOptionsVhdx *o = &opts->u.vhdx;
-    VhdxCreateParams params;
+    if (o->has_logical_sector_size && o->logical_sector_size != 512 &&
+        o->logical_sector_size != 4096) {
+        error_setg(errp, "Logical sector size must be 512 or 4096");
+        return -EINVAL;
+    }
+    if (parent && o->has_logical_sector_size &&
+        o->logical_sector_size != parent->logical_sector_size) {
+        error_setg(errp, "A differencing image has its parent's logical "
+                   "sector size (%" PRIu32 "), not %" PRIu32,
+                   parent->logical_sector_size, o->logical_sector_size);
+        return -EINVAL;
+    }
+    *lss = parent ? parent->logical_sector_size :
+           o->has_logical_sector_size ? o->logical_sector_size : 512;
+    if (o->size % *lss) {
+        error_setg(errp, "Image size %" PRIu64 " is not a multiple of the "
+                   "logical sector size %" PRIu32, o->size, *lss);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int vhdx_create_params(BlockdevCreateOptionsVhdx *o,
+                              const VhdxParentInfo *parent,
+                              VhdxCreateParams *p, Error **errp)
+{
+    uint64_t block_size;
+    uint32_t lss;
+    int ret;
+
+    block_size = o->has_block_size ? o->block_size :
+                 parent ? VHDX_DEFAULT_CHILD_BLOCK_SIZE :
+                 vhdx_default_block_size(o->size);
+    ret = vhdx_check_create_sizes(o, block_size, errp);
+    if (ret == 0) {
+        ret = vhdx_create_sector_size(o, parent, &lss, errp);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    if (parent && o->has_subformat &&
+        o->subformat == BLOCKDEV_VHDX_SUBFORMAT_FIXED) {
+        error_setg(errp, "A differencing image cannot be fixed");
+        return -EINVAL;
+    }
+    *p = (VhdxCreateParams) {
+        .virtual_size = o->size,
+        .block_size = block_size,
+        .log_size = o->has_log_size ? o->log_size : VHDX_DEFAULT_LOG_SIZE,
+        .logical_sector_size = lss,
+        .physical_sector_size = 4096,
+        .fixed = o->has_subformat &&
+                 o->subformat == BLOCKDEV_VHDX_SUBFORMAT_FIXED,
+        .block_state_zero = !o->has_block_state_zero || o->block_state_zero,
+        .creator = "QEMU v" QEMU_VERSION,
+    };
+    return 0;
+}
+
+/* Reads what a child needs to know of the VHDX image at @path */
+static int coroutine_fn GRAPH_UNLOCKED
+vhdx_read_parent_info(const char *path, VhdxParentInfo *info, Error **errp)
+{
     BlockDriverState *bs;
     BlockBackend *blk;
+    VhdxImage *img = NULL;
     GError *gerr = NULL;
     VhdxIO io;
     int ret;
 
-    assert(opts->driver == BLOCKDEV_DRIVER_VHDX);
-    ret = vhdx_create_params(o, logical_sector_size, &params, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    bs = bdrv_co_open_blockdev_ref(o->file, errp);
+    bs = bdrv_co_open(path, NULL, NULL, BDRV_O_PROTOCOL, errp);
     if (!bs) {
         return -EIO;
     }
-    blk = blk_co_new_with_bs(bs, BLK_PERM_WRITE | BLK_PERM_RESIZE,
-                             BLK_PERM_ALL, errp);
+    blk = blk_co_new_with_bs(bs, BLK_PERM_CONSISTENT_READ, BLK_PERM_ALL,
+                             errp);
     if (!blk) {
         bdrv_co_unref(bs);
         return -EPERM;
     }
-    blk_set_allow_write_beyond_eof(blk, true);
-    io = (VhdxIO) {
-        .pread = vhdx_blk_pread,
-        .pwrite = vhdx_blk_pwrite,
-        .flush = vhdx_blk_flush,
-        .length = vhdx_blk_length,
-        .truncate = vhdx_blk_truncate,
-        .opaque = blk,
-    };
-    ret = vhdx_image_create(&io, &params, &gerr);
-    if (gerr) {
-        error_setg(errp, "%s", gerr->message);
+    vhdx_blk_io_open(blk, &io);
+    ret = vhdx_image_open(&io, 0, &img, &gerr);
+    if (ret == 0) {
+        *info = (VhdxParentInfo) {
+            .data_write_guid = img->header.current.data_write_guid,
+            .virtual_size = img->geo.virtual_size,
+            .logical_sector_size = img->geo.logical_sector_size,
+        };
+        vhdx_image_free(img);
+    } else {
+        error_setg(errp, "Parent '%s' cannot be used: %s", path,
+                   gerr->message);
         g_error_free(gerr);
     }
     blk_co_unref(blk);
@@ -915,33 +1300,88 @@ vhdx_create_with_sector_size(BlockdevCreateOptions *opts,
     return ret;
 }
 
+/* The parent's path as the block layer names it: relative to the child */
+static char *vhdx_parent_path(BlockDriverState *child_file, const char *name)
+{
+    if (g_path_is_absolute(name) || !child_file->filename[0]) {
+        return g_strdup(name);
+    }
+    return path_combine(child_file->filename, name);
+}
+
 static int coroutine_fn GRAPH_UNLOCKED
 vhdx_co_create(BlockdevCreateOptions *opts, Error **errp)
 {
-    return vhdx_create_with_sector_size(opts, 512, errp);
-}
+    BlockdevCreateOptionsVhdx *o = &opts->u.vhdx;
+    g_autofree char *parent_path = NULL;
+    g_autofree char *child_dir = NULL;
+    VhdxParentInfo parent;
+    VhdxCreateParams params;
+    VhdxLocator loc = { 0 };
+    BlockDriverState *bs;
+    BlockBackend *blk;
+    GError *gerr = NULL;
+    VhdxIO io;
+    int ret;
 
-static int vhdx_pop_sector_size(QDict *qdict, uint32_t *size, Error **errp)
-{
-    const char *str = qdict_get_try_str(qdict, VHDX_OPT_LOGICAL_SECTOR_SIZE);
-    uint64_t value = 512;
-
-    if (str && (qemu_strtosz(str, NULL, &value) < 0 ||
-                (value != 512 && value != 4096))) {
-        error_setg(errp, "Parameter '%s' must be 512 or 4096",
-                   VHDX_OPT_LOGICAL_SECTOR_SIZE);
+    assert(opts->driver == BLOCKDEV_DRIVER_VHDX);
+    if (o->backing_file && o->has_backing_fmt &&
+        o->backing_fmt != BLOCKDEV_DRIVER_VHDX) {
+        error_setg(errp, "The parent of a VHDX differencing image must be a "
+                   "VHDX image, not %s", BlockdevDriver_str(o->backing_fmt));
         return -EINVAL;
     }
-    qdict_del(qdict, VHDX_OPT_LOGICAL_SECTOR_SIZE);
-    *size = value;
-    return 0;
+    bs = bdrv_co_open_blockdev_ref(o->file, errp);
+    if (!bs) {
+        return -EIO;
+    }
+    if (o->backing_file) {
+        parent_path = vhdx_parent_path(bs, o->backing_file);
+        ret = vhdx_read_parent_info(parent_path, &parent, errp);
+        if (ret < 0) {
+            bdrv_co_unref(bs);
+            return ret;
+        }
+    }
+    ret = vhdx_create_params(o, o->backing_file ? &parent : NULL, &params,
+                             errp);
+    if (ret < 0) {
+        bdrv_co_unref(bs);
+        return ret;
+    }
+    if (o->backing_file) {
+        child_dir = g_path_get_dirname(bs->filename[0] ? bs->filename : ".");
+        vhdx_parent_locator_build(&loc, parent_path, child_dir,
+                                  &parent.data_write_guid);
+        params.parent = &loc;
+    }
+    blk = blk_co_new_with_bs(bs, BLK_PERM_WRITE | BLK_PERM_RESIZE,
+                             BLK_PERM_ALL, errp);
+    if (!blk) {
+        vhdx_locator_clear(&loc);
+        bdrv_co_unref(bs);
+        return -EPERM;
+    }
+    blk_set_allow_write_beyond_eof(blk, true);
+    vhdx_blk_io_open(blk, &io);
+    ret = vhdx_image_create(&io, &params, &gerr);
+    if (gerr) {
+        error_setg(errp, "%s", gerr->message);
+        g_error_free(gerr);
+    }
+    vhdx_locator_clear(&loc);
+    blk_co_unref(blk);
+    bdrv_co_unref(bs);
+    return ret;
 }
 
 /* qemu-img rounds sizes up to what the format can hold, as it always did */
-static void vhdx_round_create_options(BlockdevCreateOptionsVhdx *o,
-                                      uint32_t logical_sector_size)
+static void vhdx_round_create_options(BlockdevCreateOptionsVhdx *o)
 {
-    o->size = ROUND_UP(o->size, logical_sector_size);
+    uint32_t lss = o->has_logical_sector_size &&
+                   o->logical_sector_size == 4096 ? 4096 : BDRV_SECTOR_SIZE;
+
+    o->size = ROUND_UP(o->size, lss);
     if (o->has_log_size) {
         o->log_size = ROUND_UP(o->log_size, MiB);
     }
@@ -959,23 +1399,21 @@ vhdx_co_create_opts(BlockDriver *drv, const char *filename, QemuOpts *opts,
                     Error **errp)
 {
     static const QDictRenames renames[] = {
-        { VHDX_OPT_LOG_SIZE,          "log-size" },
-        { VHDX_OPT_BLOCK_SIZE,        "block-size" },
-        { VHDX_OPT_BLOCK_STATE_ZERO,  "block-state-zero" },
+        { VHDX_OPT_LOG_SIZE,            "log-size" },
+        { VHDX_OPT_BLOCK_SIZE,          "block-size" },
+        { VHDX_OPT_BLOCK_STATE_ZERO,    "block-state-zero" },
+        { VHDX_OPT_LOGICAL_SECTOR_SIZE, "logical-sector-size" },
+        { BLOCK_OPT_BACKING_FILE,       "backing-file" },
+        { BLOCK_OPT_BACKING_FMT,        "backing-fmt" },
         { NULL, NULL },
     };
     BlockdevCreateOptions *create_options = NULL;
     BlockDriverState *bs = NULL;
-    uint32_t sector_size;
     QDict *qdict;
     Visitor *v;
     int ret;
 
     qdict = qemu_opts_to_qdict_filtered(opts, NULL, &vhdx_create_opts, true);
-    ret = vhdx_pop_sector_size(qdict, &sector_size, errp);
-    if (ret < 0) {
-        goto out;
-    }
     if (!qdict_rename_keys(qdict, renames, errp)) {
         ret = -EINVAL;
         goto out;
@@ -1003,8 +1441,8 @@ vhdx_co_create_opts(BlockDriver *drv, const char *filename, QemuOpts *opts,
         ret = -EINVAL;
         goto out;
     }
-    vhdx_round_create_options(&create_options->u.vhdx, sector_size);
-    ret = vhdx_create_with_sector_size(create_options, sector_size, errp);
+    vhdx_round_create_options(&create_options->u.vhdx);
+    ret = vhdx_co_create(create_options, errp);
 
 out:
     qobject_unref(qdict);
@@ -1073,8 +1511,18 @@ static QemuOptsList vhdx_create_opts = {
         {
             .name = VHDX_OPT_LOGICAL_SECTOR_SIZE,
             .type = QEMU_OPT_SIZE,
-            .def_value_str = "512",
-            .help = "Logical sector size the guest sees: 512 or 4096."
+            .help = "Logical sector size the guest sees: 512 (default) or "
+                    "4096; a differencing image takes its parent's."
+        },
+        {
+            .name = BLOCK_OPT_BACKING_FILE,
+            .type = QEMU_OPT_STRING,
+            .help = "Parent image: makes a differencing image (.avhdx)"
+        },
+        {
+            .name = BLOCK_OPT_BACKING_FMT,
+            .type = QEMU_OPT_STRING,
+            .help = "Format of the parent image (only vhdx)"
         },
         { NULL }
     }
@@ -1084,6 +1532,7 @@ static BlockDriver bdrv_vhdx = {
     .format_name                = "vhdx",
     .instance_size              = sizeof(BDRVVHDXState),
     .is_format                  = true,
+    .supports_backing           = true,
     .create_opts                = &vhdx_create_opts,
 
     .bdrv_probe                 = vhdx_probe,
@@ -1093,6 +1542,7 @@ static BlockDriver bdrv_vhdx = {
     .bdrv_reopen_commit         = vhdx_reopen_commit,
     .bdrv_reopen_abort          = vhdx_reopen_abort,
     .bdrv_child_perm            = bdrv_default_perms,
+    .bdrv_check_backing         = vhdx_check_backing,
     .bdrv_refresh_limits        = vhdx_refresh_limits,
 
     .bdrv_co_preadv_part        = vhdx_co_preadv_part,
