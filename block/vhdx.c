@@ -72,6 +72,13 @@ typedef struct BDRVVHDXState {
     bool check_parent_linkage;
 } BDRVVHDXState;
 
+/* What a child needs to know of its parent: read from the parent file */
+typedef struct VhdxParentInfo {
+    VhdxGuid data_write_guid;
+    uint64_t virtual_size;
+    uint32_t logical_sector_size;
+} VhdxParentInfo;
+
 static BlockDriver bdrv_vhdx;
 
 static QemuOptsList vhdx_runtime_opts = {
@@ -542,6 +549,159 @@ static int GRAPH_RDLOCK vhdx_check_backing(BlockDriverState *bs,
     error_append_hint(errp, "To open the chain anyway, for recovery, set "
                       "check-parent-linkage=off.\n");
     return -EINVAL;
+}
+
+/*
+ * The new parent of a rebase or of the overlay after a commit: read from
+ * its file directly.  It may be open elsewhere in QEMU or not at all, and
+ * a block node cannot be opened under the graph lock held here; headers
+ * are written through at once, so the file is authoritative.  These are
+ * a few small reads, once per rebase.
+ */
+static int vhdx_fd_pread(VhdxIO *io, uint64_t offset, void *buf, size_t len)
+{
+    int fd = GPOINTER_TO_INT(io->opaque);
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = pread(fd, (uint8_t *)buf + done, len - done,
+                          offset + done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -errno;
+        }
+        if (n == 0) {
+            memset((uint8_t *)buf + done, 0, len - done);
+            break;
+        }
+        done += n;
+    }
+    return 0;
+}
+
+static int vhdx_fd_read_only(VhdxIO *io, uint64_t offset, const void *buf,
+                             size_t len)
+{
+    return -EPERM;
+}
+
+static int vhdx_fd_flush(VhdxIO *io)
+{
+    return 0;
+}
+
+static int64_t vhdx_fd_length(VhdxIO *io)
+{
+    struct stat st;
+
+    if (fstat(GPOINTER_TO_INT(io->opaque), &st) < 0) {
+        return -errno;
+    }
+    return st.st_size;
+}
+
+static int vhdx_fd_truncate(VhdxIO *io, uint64_t length)
+{
+    return -EPERM;
+}
+
+static int vhdx_read_parent_file(const char *path, VhdxParentInfo *info,
+                                 Error **errp)
+{
+    VhdxImage *img = NULL;
+    GError *gerr = NULL;
+    VhdxIO io;
+    int fd, ret;
+
+    fd = qemu_open(path, O_RDONLY, errp);
+    if (fd < 0) {
+        return fd;
+    }
+    io = (VhdxIO) {
+        .pread = vhdx_fd_pread,
+        .pwrite = vhdx_fd_read_only,
+        .flush = vhdx_fd_flush,
+        .length = vhdx_fd_length,
+        .truncate = vhdx_fd_truncate,
+        .opaque = GINT_TO_POINTER(fd),
+    };
+    ret = vhdx_image_open(&io, 0, &img, &gerr);
+    if (ret == 0) {
+        *info = (VhdxParentInfo) {
+            .data_write_guid = img->header.current.data_write_guid,
+            .virtual_size = img->geo.virtual_size,
+            .logical_sector_size = img->geo.logical_sector_size,
+        };
+        vhdx_image_free(img);
+    } else {
+        error_setg(errp, "Parent '%s' cannot be used: %s", path,
+                   gerr->message);
+        g_error_free(gerr);
+    }
+    qemu_close(fd);
+    return ret;
+}
+
+/* Rewrites the locator and linkage: qemu-img rebase, and after a commit */
+static int coroutine_fn GRAPH_RDLOCK
+vhdx_co_change_backing_file(BlockDriverState *bs, const char *backing_file,
+                            const char *backing_fmt)
+{
+    BDRVVHDXState *s = bs->opaque;
+    g_autofree char *dir = vhdx_child_dir(bs);
+    g_autofree char *path = NULL;
+    VhdxParentInfo parent;
+    VhdxParentRef ref;
+    Error *local_err = NULL;
+    GError *gerr = NULL;
+    VhdxLocator loc;
+    int ret;
+
+    if (!s->img->metadata.has_parent || !backing_file || !*backing_file) {
+        error_report("%s: a VHDX image gains or loses its parent only "
+                     "through qemu-img convert", bs->filename);
+        return -ENOTSUP;
+    }
+    if (backing_fmt && *backing_fmt && strcmp(backing_fmt, "vhdx")) {
+        error_report("%s: the parent of a VHDX differencing image must be "
+                     "a VHDX image, not %s", bs->filename, backing_fmt);
+        return -EINVAL;
+    }
+    path = g_path_is_absolute(backing_file) ? g_strdup(backing_file) :
+           g_build_filename(dir, backing_file, NULL);
+    ret = vhdx_read_parent_file(path, &parent, &local_err);
+    if (ret == 0 &&
+        parent.logical_sector_size != s->img->geo.logical_sector_size) {
+        error_setg(&local_err, "'%s' has %" PRIu32 "-byte sectors, the "
+                   "child %" PRIu32, path, parent.logical_sector_size,
+                   s->img->geo.logical_sector_size);
+        ret = -EINVAL;
+    }
+    if (ret < 0) {
+        error_report_err(local_err);
+        return ret;
+    }
+    vhdx_parent_locator_build(&loc, path, dir, &parent.data_write_guid);
+    qemu_co_mutex_lock(&s->lock);
+    ret = vhdx_image_begin_write(s->img, false, &gerr);
+    if (ret == 0) {
+        ret = vhdx_image_set_parent_locator(s->img, &loc, &gerr);
+    }
+    if (ret == 0) {
+        ret = vhdx_parent_ref_init(&ref, &loc, &gerr);
+    }
+    qemu_co_mutex_unlock(&s->lock);
+    vhdx_locator_clear(&loc);
+    if (ret < 0) {
+        vhdx_report_io_error(bs, gerr);
+        return ret;
+    }
+    vhdx_parent_ref_clear(&s->parent);
+    s->parent = ref;
+    return 0;
 }
 
 /* ---- reopen, migration ---- */
@@ -1032,6 +1192,10 @@ vhdx_co_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
     BDRVVHDXState *s = bs->opaque;
 
     bdi->cluster_size = s->img->geo.block_size;
+    /* A child holds data sector by sector: that is its allocation unit */
+    if (s->img->geo.has_parent) {
+        bdi->subcluster_size = s->img->geo.logical_sector_size;
+    }
     return 0;
 }
 
@@ -1158,13 +1322,6 @@ static uint32_t vhdx_default_block_size(uint64_t size)
     }
     return 8 * MiB;
 }
-
-/* What a new child inherits from its parent */
-typedef struct VhdxParentInfo {
-    VhdxGuid data_write_guid;
-    uint64_t virtual_size;
-    uint32_t logical_sector_size;
-} VhdxParentInfo;
 
 static int vhdx_check_create_sizes(BlockdevCreateOptionsVhdx *o,
                                    uint64_t block_size, Error **errp)
@@ -1557,6 +1714,7 @@ static BlockDriver bdrv_vhdx = {
     .bdrv_has_zero_init         = vhdx_has_zero_init,
     .bdrv_co_check              = vhdx_co_check,
     .bdrv_co_truncate           = vhdx_co_truncate,
+    .bdrv_co_change_backing_file = vhdx_co_change_backing_file,
     .bdrv_co_create             = vhdx_co_create,
     .bdrv_co_create_opts        = vhdx_co_create_opts,
 

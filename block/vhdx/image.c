@@ -577,6 +577,77 @@ int vhdx_image_set_block(VhdxImage *img, uint64_t block, unsigned state,
     return 0;
 }
 
+/* ---- parent locator ---- */
+
+/* Counts the cached pages of [offset, offset + len) that differ from @buf */
+static int image_count_changed_pages(VhdxImage *img, uint64_t offset,
+                                     const uint8_t *buf, uint64_t len,
+                                     size_t *changed, GError **errp)
+{
+    *changed = 0;
+    for (uint64_t done = 0; done < len; done += VHDX_CACHE_PAGE_SIZE) {
+        uint8_t *page;
+        int ret = vhdx_cache_get(img->cache, offset + done, &page, errp);
+
+        if (ret < 0) {
+            return ret;
+        }
+        if (memcmp(page, buf + done, VHDX_CACHE_PAGE_SIZE)) {
+            (*changed)++;
+        }
+    }
+    return 0;
+}
+
+int vhdx_image_set_parent_locator(VhdxImage *img, const VhdxLocator *loc,
+                                  GError **errp)
+{
+    uint32_t len = img->regions.metadata_length;
+    g_autofree uint8_t *region = NULL;
+    g_autofree uint8_t *item = NULL;
+    VhdxMetadata md = img->metadata;
+    size_t item_len, changed = 0;
+    int ret;
+
+    g_assert(img->session_started && md.has_parent);
+    ret = vhdx_locator_encode(loc, &item, &item_len, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    md.parent_locator = item;
+    md.parent_locator_len = item_len;
+    region = g_malloc0(len);
+    ret = vhdx_metadata_encode(&md, region, len, errp);
+    if (ret == 0) {
+        /* Earlier changes go first, so this one is a transaction alone */
+        ret = vhdx_cache_commit(img->cache, errp);
+    }
+    if (ret == 0) {
+        ret = image_count_changed_pages(img, img->regions.metadata_offset,
+                                        region, len, &changed, errp);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    if (changed > vhdx_log_max_sectors_per_entry(&img->log)) {
+        return vhdx_error(errp, ENOSPC, "VHDX: rewriting the parent locator "
+                          "changes %zu metadata pages, more than one log "
+                          "entry holds; the log is too small", changed);
+    }
+    ret = vhdx_cache_write(img->cache, img->regions.metadata_offset, region,
+                           len, errp);
+    if (ret == 0) {
+        ret = vhdx_cache_commit(img->cache, errp);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    g_free(img->metadata.parent_locator);
+    img->metadata.parent_locator = g_steal_pointer(&item);
+    img->metadata.parent_locator_len = item_len;
+    return 0;
+}
+
 /* ---- check ---- */
 
 int vhdx_image_make_clean(VhdxImage *img, GError **errp)

@@ -173,6 +173,15 @@ static inline uint64_t vhdx_image_block_bytes(const VhdxImage *img,
  */
 int vhdx_image_grow(VhdxImage *img, uint64_t new_size, GError **errp);
 
+/*
+ * Points a differencing image at a new parent: rewrites the parent
+ * locator item (and the metadata table around it) in one journaled
+ * transaction, refused beforehand if it would not fit one log entry.
+ * Metadata items this driver does not know are not kept.
+ */
+int vhdx_image_set_parent_locator(VhdxImage *img, const VhdxLocator *loc,
+                                  GError **errp);
+
 typedef struct VhdxCheckReport {
     uint64_t corruptions;       /* invalid or overlapping BAT entries */
     uint64_t leaked_bytes;      /* file space past the last used byte */
