@@ -69,6 +69,8 @@ typedef struct BDRVVHDXState {
 
     /* Differencing images: what the parent locator says */
     VhdxParentRef parent;
+    char *parent_path;          /* where the parent was found (full path) */
+    Error *parent_missing;      /* no candidate exists: says what was tried */
     bool check_parent_linkage;
 } BDRVVHDXState;
 
@@ -197,80 +199,57 @@ static void vhdx_refresh_limits(BlockDriverState *bs, Error **errp)
     }
 }
 
-/*
- * Differencing images whose parent is being opened right now, innermost
- * last.  QEMU opens a chain from the top down, recursively, and attaches
- * each parent only once it is open: a parent that is already on this
- * stack is a loop, and the stack's height is the depth of the chain.
- */
-typedef struct VhdxOpening {
-    BlockDriverState *bs;
-    dev_t dev;
-    ino_t ino;
-    bool have_id;
-} VhdxOpening;
-
-static GArray *vhdx_opening;
-
-static void vhdx_opening_remove(BlockDriverState *bs)
-{
-    for (guint i = 0; vhdx_opening && i < vhdx_opening->len; i++) {
-        if (g_array_index(vhdx_opening, VhdxOpening, i).bs == bs) {
-            g_array_remove_index(vhdx_opening, i);
-            return;
-        }
-    }
-}
-
-static VhdxOpening vhdx_file_identity(const char *path)
+static bool vhdx_path_identity(const char *path, dev_t *dev, ino_t *ino)
 {
     struct stat st;
-    VhdxOpening id = { 0 };
 
-    if (path && stat(path, &st) == 0) {
-        id = (VhdxOpening) { .dev = st.st_dev, .ino = st.st_ino,
-                             .have_id = true };
+    if (!path || !path[0] || stat(path, &st) < 0) {
+        return false;
     }
-    return id;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    return true;
 }
 
-static bool vhdx_same_file(const VhdxOpening *a, const VhdxOpening *b)
+/*
+ * QEMU opens a chain from the top down: each parent while its child
+ * waits, with the parent's inherits_from pointing at the child.  Before
+ * this node opens its file (whose lock could clash with a child's in a
+ * loop), its path is the one its child resolved; walking the children
+ * upwards finds a loop and the depth of the chain.
+ */
+static int vhdx_check_chain_above(BlockDriverState *bs, Error **errp)
 {
-    return a->have_id && b->have_id && a->dev == b->dev && a->ino == b->ino;
-}
+    BlockDriverState *child = bs->inherits_from;
+    const char *path;
+    unsigned depth = 0;
+    dev_t dev, cdev;
+    ino_t ino, cino;
+    bool have_id;
 
-/* Refuses @parent_path if it closes a loop or makes the chain too deep */
-static int vhdx_opening_push(BlockDriverState *bs, const char *child_path,
-                             const char *parent_path, Error **errp)
-{
-    VhdxOpening self = vhdx_file_identity(child_path);
-    VhdxOpening parent = vhdx_file_identity(parent_path);
-
-    if (!vhdx_opening) {
-        vhdx_opening = g_array_new(FALSE, FALSE, sizeof(VhdxOpening));
+    if (!child || child->drv != &bdrv_vhdx) {
+        return 0;
     }
-    if (vhdx_same_file(&self, &parent)) {
-        error_setg(errp, "VHDX image '%s' names itself as its parent",
-                   bs->filename);
-        return -ELOOP;
-    }
-    for (guint i = 0; i < vhdx_opening->len; i++) {
-        VhdxOpening *o = &g_array_index(vhdx_opening, VhdxOpening, i);
-
-        if (vhdx_same_file(o, &parent)) {
-            error_setg(errp, "VHDX parent loop: '%s', the parent of '%s', "
-                       "is already a child in this chain", parent_path,
-                       bs->filename);
+    path = ((BDRVVHDXState *)child->opaque)->parent_path;
+    have_id = vhdx_path_identity(path, &dev, &ino);
+    for (; child; child = child->inherits_from) {
+        if (child->drv != &bdrv_vhdx || !child->file) {
+            continue;
+        }
+        if (have_id &&
+            vhdx_path_identity(child->file->bs->filename, &cdev, &cino) &&
+            cdev == dev && cino == ino) {
+            error_setg(errp, "VHDX parent loop: '%s' is already a child in "
+                       "this chain", path);
+            return -ELOOP;
+        }
+        if (++depth >= VHDX_MAX_CHAIN_DEPTH) {
+            error_setg(errp, "VHDX chain deeper than %d images: '%s' is %u "
+                       "parents below the top", VHDX_MAX_CHAIN_DEPTH, path,
+                       depth);
             return -ELOOP;
         }
     }
-    if (vhdx_opening->len + 1 >= VHDX_MAX_CHAIN_DEPTH) {
-        error_setg(errp, "VHDX chain deeper than %d images at '%s'",
-                   VHDX_MAX_CHAIN_DEPTH, bs->filename);
-        return -ELOOP;
-    }
-    self.bs = bs;
-    g_array_append_val(vhdx_opening, self);
     return 0;
 }
 
@@ -332,32 +311,15 @@ static int vhdx_read_parent_ref(BlockDriverState *bs, Error **errp)
     return ret;
 }
 
-/* Did the user name or describe the backing node (backing=, backing.*)? */
-static bool vhdx_backing_given(QDict *options)
-{
-    const QDictEntry *e;
-
-    for (e = qdict_first(options); e; e = qdict_next(options, e)) {
-        const char *key = qdict_entry_key(e);
-
-        if (!strcmp(key, "backing") || g_str_has_prefix(key, "backing.")) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /*
- * Tells the block layer about the parent.  It is looked for unless the
- * user named the backing node or asked for none; a chain that would loop
- * or grow too deep is refused before QEMU opens it.
+ * Tells the block layer about the parent.  When no candidate exists, the
+ * first (relative) one stands in, and the error listing them all comes
+ * from vhdx_dirname() if and when QEMU opens the parent: a driver cannot
+ * tell whether the user passed "backing": null.
  */
 static int GRAPH_RDLOCK vhdx_set_backing_file(BlockDriverState *bs,
-                                              QDict *options, int flags,
                                               Error **errp)
 {
-    bool needed = !(flags & BDRV_O_NO_BACKING) &&
-                  !vhdx_backing_given(options);
     BDRVVHDXState *s = bs->opaque;
     g_autofree char *parent = NULL;
     g_autofree char *dir = NULL;
@@ -371,21 +333,37 @@ static int GRAPH_RDLOCK vhdx_set_backing_file(BlockDriverState *bs,
         return ret;
     }
     parent = vhdx_find_parent(bs, &s->parent, &found, &local_err);
-    if (!found && needed) {
-        error_propagate(errp, local_err);
-        return -ENOENT;
-    }
-    error_free(local_err);
-    pstrcpy(bs->auto_backing_file, sizeof(bs->auto_backing_file), parent);
-    pstrcpy(bs->backing_file, sizeof(bs->backing_file), parent);
-    pstrcpy(bs->backing_format, sizeof(bs->backing_format), "vhdx");
-    if (!needed) {
-        return 0;
+    if (!found) {
+        s->parent_missing = local_err;
+    } else {
+        error_free(local_err);
     }
     dir = vhdx_child_dir(bs);
     full = g_path_is_absolute(parent) ? g_strdup(parent) :
            g_build_filename(dir, parent, NULL);
-    return vhdx_opening_push(bs, bs->file->bs->filename, full, errp);
+    /*
+     * The locator's name is shown as the backing file; the full name is
+     * what the block layer opens, and what an attached parent's filename
+     * is compared with when naming this node.
+     */
+    pstrcpy(bs->backing_file, sizeof(bs->backing_file), parent);
+    pstrcpy(bs->auto_backing_file, sizeof(bs->auto_backing_file), full);
+    g_free(s->parent_path);
+    s->parent_path = g_steal_pointer(&full);
+    pstrcpy(bs->backing_format, sizeof(bs->backing_format), "vhdx");
+    return 0;
+}
+
+/* Where relative parent names start; or why the parent cannot be found */
+static char *vhdx_dirname(BlockDriverState *bs, Error **errp)
+{
+    BDRVVHDXState *s = bs->opaque;
+
+    if (s->parent_missing) {
+        error_propagate(errp, error_copy(s->parent_missing));
+        return NULL;
+    }
+    return bdrv_dirname(bs->file->bs, errp);
 }
 
 static int GRAPH_RDLOCK vhdx_open_image(BlockDriverState *bs, int flags,
@@ -428,6 +406,10 @@ static int vhdx_open(BlockDriverState *bs, QDict *options, int flags,
 
     GLOBAL_STATE_CODE();
 
+    ret = vhdx_check_chain_above(bs, errp);
+    if (ret < 0) {
+        return ret;
+    }
     ret = bdrv_open_file_child(NULL, options, "file", bs, errp);
     if (ret < 0) {
         return ret;
@@ -451,11 +433,12 @@ static int vhdx_open(BlockDriverState *bs, QDict *options, int flags,
         return ret;
     }
     if (s->img->metadata.has_parent) {
-        ret = vhdx_set_backing_file(bs, options, flags, errp);
+        ret = vhdx_set_backing_file(bs, errp);
         if (ret < 0) {
             vhdx_image_free(s->img);
             s->img = NULL;
             vhdx_parent_ref_clear(&s->parent);
+            g_clear_pointer(&s->parent_path, g_free);
             return ret;
         }
     }
@@ -483,8 +466,10 @@ static void vhdx_close(BlockDriverState *bs)
 
     GRAPH_RDLOCK_GUARD_MAINLOOP();
 
-    vhdx_opening_remove(bs);
     vhdx_parent_ref_clear(&s->parent);
+    g_clear_pointer(&s->parent_path, g_free);
+    error_free(s->parent_missing);
+    s->parent_missing = NULL;
     if (!s->img) {
         return;
     }
@@ -514,7 +499,6 @@ static int GRAPH_RDLOCK vhdx_check_backing(BlockDriverState *bs,
     const VhdxGuid *guid;
     BDRVVHDXState *ps;
 
-    vhdx_opening_remove(bs);
     if (!s->img->metadata.has_parent) {
         error_setg(errp, "VHDX image '%s' is not a differencing image and "
                    "cannot have a parent", bs->filename);
@@ -533,6 +517,15 @@ static int GRAPH_RDLOCK vhdx_check_backing(BlockDriverState *bs,
     if (vhdx_parent_ref_matches(&s->parent, guid)) {
         return 0;
     }
+    /*
+     * An image already below the parent in this chain: QEMU is cutting
+     * out intermediate images whose data it has copied (block-stream,
+     * block-commit) and rewrites the linkage right after.
+     */
+    if (bs->backing && bs->backing->bs != backing &&
+        bdrv_chain_contains(bs->backing->bs, backing)) {
+        return 0;
+    }
     vhdx_guid_format(&s->parent.linkage, want);
     vhdx_guid_format(guid, have);
     if (!s->check_parent_linkage) {
@@ -543,9 +536,10 @@ static int GRAPH_RDLOCK vhdx_check_backing(BlockDriverState *bs,
         return 0;
     }
     error_setg(errp, "VHDX parent '%s' of '%s' has DataWriteGuid {%s}, but "
-               "the child was made on {%s}: the parent changed after the "
-               "child was made, and reading through the child would return "
-               "wrong data", parent->filename, bs->filename, have, want);
+               "the child was made on {%s}: the parent was written to after "
+               "the child was made, or it is another image, and reading "
+               "through the child would return wrong data",
+               parent->filename, bs->filename, have, want);
     error_append_hint(errp, "To open the chain anyway, for recovery, set "
                       "check-parent-linkage=off.\n");
     return -EINVAL;
@@ -628,7 +622,7 @@ static int vhdx_read_parent_file(const char *path, VhdxParentInfo *info,
         .truncate = vhdx_fd_truncate,
         .opaque = GINT_TO_POINTER(fd),
     };
-    ret = vhdx_image_open(&io, 0, &img, &gerr);
+    ret = vhdx_image_open(&io, VHDX_OPEN_PEEK, &img, &gerr);
     if (ret == 0) {
         *info = (VhdxParentInfo) {
             .data_write_guid = img->header.current.data_write_guid,
@@ -1439,7 +1433,8 @@ vhdx_read_parent_info(const char *path, VhdxParentInfo *info, Error **errp)
         return -EPERM;
     }
     vhdx_blk_io_open(blk, &io);
-    ret = vhdx_image_open(&io, 0, &img, &gerr);
+    /* The parent may be open and written to by a VM: peek only */
+    ret = vhdx_image_open(&io, VHDX_OPEN_PEEK, &img, &gerr);
     if (ret == 0) {
         *info = (VhdxParentInfo) {
             .data_write_guid = img->header.current.data_write_guid,
@@ -1460,7 +1455,8 @@ vhdx_read_parent_info(const char *path, VhdxParentInfo *info, Error **errp)
 /* The parent's path as the block layer names it: relative to the child */
 static char *vhdx_parent_path(BlockDriverState *child_file, const char *name)
 {
-    if (g_path_is_absolute(name) || !child_file->filename[0]) {
+    if (g_path_is_absolute(name) || !child_file->filename[0] ||
+        g_str_has_prefix(name, "json:")) {
         return g_strdup(name);
     }
     return path_combine(child_file->filename, name);
@@ -1701,6 +1697,7 @@ static BlockDriver bdrv_vhdx = {
     .bdrv_child_perm            = bdrv_default_perms,
     .bdrv_check_backing         = vhdx_check_backing,
     .bdrv_refresh_limits        = vhdx_refresh_limits,
+    .bdrv_dirname               = vhdx_dirname,
 
     .bdrv_co_preadv_part        = vhdx_co_preadv_part,
     .bdrv_co_pwritev_part       = vhdx_co_pwritev_part,

@@ -19,10 +19,6 @@ static int image_check_file_id(VhdxIO *io, uint64_t length, GError **errp)
     uint8_t sig[8];
     int ret;
 
-    if (length < VHDX_HEADER_AREA_SIZE) {
-        return vhdx_error(errp, EINVAL, "VHDX file is %" PRIu64 " bytes, "
-                          "smaller than its 1 MiB header area", length);
-    }
     ret = vhdx_io_pread(io, VHDX_FILE_ID_OFFSET, sig, sizeof(sig));
     if (ret < 0) {
         return vhdx_error(errp, -ret, "VHDX file identifier: read failed");
@@ -30,6 +26,10 @@ static int image_check_file_id(VhdxIO *io, uint64_t length, GError **errp)
     if (!vhdx_file_id_valid(sig, sizeof(sig))) {
         return vhdx_error(errp, EINVAL, "VHDX file identifier: signature "
                           "'vhdxfile' not found; not a VHDX file");
+    }
+    if (length < VHDX_HEADER_AREA_SIZE) {
+        return vhdx_error(errp, EINVAL, "VHDX file is %" PRIu64 " bytes, "
+                          "smaller than its 1 MiB header area", length);
     }
     return 0;
 }
@@ -134,7 +134,9 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
     if (ret < 0) {
         return ret;
     }
-    ret = image_replay_log(img, errp);
+    if (!(flags & VHDX_OPEN_PEEK)) {
+        ret = image_replay_log(img, errp);
+    }
     if (ret < 0) {
         return ret;
     }
@@ -154,7 +156,7 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
         return ret;
     }
     ret = image_load_geometry(img, errp);
-    if (ret < 0) {
+    if (ret < 0 || (flags & VHDX_OPEN_PEEK)) {
         return ret;
     }
     ret = vhdx_space_scan(img->io, &img->header.current, &img->regions,
@@ -174,7 +176,7 @@ int vhdx_image_open(VhdxIO *io, unsigned flags, VhdxImage **out,
     int ret;
 
     img->io = io;
-    img->writable = flags & VHDX_OPEN_WRITE;
+    img->writable = (flags & VHDX_OPEN_WRITE) && !(flags & VHDX_OPEN_PEEK);
     ret = image_open_structures(img, flags, errp);
     if (ret < 0) {
         vhdx_image_free(img);

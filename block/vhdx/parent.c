@@ -111,11 +111,11 @@ int vhdx_parent_ref_init(VhdxParentRef *ref, const VhdxLocator *loc,
     }
     if (abs) {
         add_candidate(ref->candidates, windows_basename(abs),
-                      VHDX_KEY_ABSOLUTE_WIN32_PATH);
+                      "file name of " VHDX_KEY_ABSOLUTE_WIN32_PATH);
     }
     if (vol) {
         add_candidate(ref->candidates, windows_basename(vol),
-                      VHDX_KEY_VOLUME_PATH);
+                      "file name of " VHDX_KEY_VOLUME_PATH);
     }
     if (abs) {
         add_candidate(ref->candidates, path_from_windows(abs),

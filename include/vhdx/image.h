@@ -25,6 +25,13 @@
 #define VHDX_OPEN_WRITE   (1u << 0)
 /* Tolerate damage that only a consistency check should see (overlaps) */
 #define VHDX_OPEN_CHECK   (1u << 1)
+/*
+ * Only read the header and metadata, without the BAT scan and without
+ * refusing a dirty log: for looking at an image another user has open
+ * (its log is dirty while it writes; headers and metadata are written
+ * through at once).  Read-only; map and the rest must not be used.
+ */
+#define VHDX_OPEN_PEEK    (1u << 2)
 
 /* Default metadata cache: 4 MiB of pages, a quarter of them dirty at most */
 #define VHDX_CACHE_DEFAULT_PAGES 1024
