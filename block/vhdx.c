@@ -83,6 +83,34 @@ typedef struct VhdxParentInfo {
 
 static BlockDriver bdrv_vhdx;
 
+/*
+ * Reads what a child needs of the parent at @path, through @io.  The
+ * parent may be open and written to by a VM (its log then in use): only
+ * its header and metadata are looked at.
+ */
+static int vhdx_peek_parent(VhdxIO *io, const char *path,
+                            VhdxParentInfo *info, Error **errp)
+{
+    VhdxImage *img = NULL;
+    GError *gerr = NULL;
+    int ret;
+
+    ret = vhdx_image_open(io, VHDX_OPEN_PEEK, &img, &gerr);
+    if (ret < 0) {
+        error_setg(errp, "Parent '%s' cannot be used: %s", path,
+                   gerr->message);
+        g_error_free(gerr);
+        return ret;
+    }
+    *info = (VhdxParentInfo) {
+        .data_write_guid = img->header.current.data_write_guid,
+        .virtual_size = img->geo.virtual_size,
+        .logical_sector_size = img->geo.logical_sector_size,
+    };
+    vhdx_image_free(img);
+    return 0;
+}
+
 static QemuOptsList vhdx_runtime_opts = {
     .name = "vhdx",
     .head = QTAILQ_HEAD_INITIALIZER(vhdx_runtime_opts.head),
@@ -605,8 +633,6 @@ static int vhdx_fd_truncate(VhdxIO *io, uint64_t length)
 static int vhdx_read_parent_file(const char *path, VhdxParentInfo *info,
                                  Error **errp)
 {
-    VhdxImage *img = NULL;
-    GError *gerr = NULL;
     VhdxIO io;
     int fd, ret;
 
@@ -622,19 +648,7 @@ static int vhdx_read_parent_file(const char *path, VhdxParentInfo *info,
         .truncate = vhdx_fd_truncate,
         .opaque = GINT_TO_POINTER(fd),
     };
-    ret = vhdx_image_open(&io, VHDX_OPEN_PEEK, &img, &gerr);
-    if (ret == 0) {
-        *info = (VhdxParentInfo) {
-            .data_write_guid = img->header.current.data_write_guid,
-            .virtual_size = img->geo.virtual_size,
-            .logical_sector_size = img->geo.logical_sector_size,
-        };
-        vhdx_image_free(img);
-    } else {
-        error_setg(errp, "Parent '%s' cannot be used: %s", path,
-                   gerr->message);
-        g_error_free(gerr);
-    }
+    ret = vhdx_peek_parent(&io, path, info, errp);
     qemu_close(fd);
     return ret;
 }
@@ -1417,8 +1431,6 @@ vhdx_read_parent_info(const char *path, VhdxParentInfo *info, Error **errp)
 {
     BlockDriverState *bs;
     BlockBackend *blk;
-    VhdxImage *img = NULL;
-    GError *gerr = NULL;
     VhdxIO io;
     int ret;
 
@@ -1433,20 +1445,7 @@ vhdx_read_parent_info(const char *path, VhdxParentInfo *info, Error **errp)
         return -EPERM;
     }
     vhdx_blk_io_open(blk, &io);
-    /* The parent may be open and written to by a VM: peek only */
-    ret = vhdx_image_open(&io, VHDX_OPEN_PEEK, &img, &gerr);
-    if (ret == 0) {
-        *info = (VhdxParentInfo) {
-            .data_write_guid = img->header.current.data_write_guid,
-            .virtual_size = img->geo.virtual_size,
-            .logical_sector_size = img->geo.logical_sector_size,
-        };
-        vhdx_image_free(img);
-    } else {
-        error_setg(errp, "Parent '%s' cannot be used: %s", path,
-                   gerr->message);
-        g_error_free(gerr);
-    }
+    ret = vhdx_peek_parent(&io, path, info, errp);
     blk_co_unref(blk);
     bdrv_co_unref(bs);
     return ret;

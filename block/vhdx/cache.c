@@ -233,37 +233,50 @@ void vhdx_cache_invalidate(VhdxCache *c)
     g_queue_init(&c->lru);
 }
 
-int vhdx_cache_read64(VhdxCache *c, uint64_t offset, uint64_t *value,
-                      GError **errp)
+/* The cached bytes at @offset, which must not cross a page */
+static int cache_get_at(VhdxCache *c, uint64_t offset, uint8_t **p,
+                        uint64_t *page_offset, GError **errp)
 {
-    uint64_t page_offset = offset & ~(uint64_t)(VHDX_CACHE_PAGE_SIZE - 1);
     uint8_t *page;
     int ret;
 
-    g_assert(offset % 8 == 0);
-    ret = vhdx_cache_get(c, page_offset, &page, errp);
-    if (ret < 0) {
-        return ret;
+    *page_offset = offset & ~(uint64_t)(VHDX_CACHE_PAGE_SIZE - 1);
+    ret = vhdx_cache_get(c, *page_offset, &page, errp);
+    if (ret == 0) {
+        *p = page + (offset - *page_offset);
     }
-    *value = vhdx_ld64(page + (offset - page_offset));
-    return 0;
+    return ret;
+}
+
+int vhdx_cache_read64(VhdxCache *c, uint64_t offset, uint64_t *value,
+                      GError **errp)
+{
+    uint64_t page_offset;
+    uint8_t *p;
+    int ret;
+
+    g_assert(offset % 8 == 0);
+    ret = cache_get_at(c, offset, &p, &page_offset, errp);
+    if (ret == 0) {
+        *value = vhdx_ld64(p);
+    }
+    return ret;
 }
 
 int vhdx_cache_write64(VhdxCache *c, uint64_t offset, uint64_t value,
                        GError **errp)
 {
-    uint64_t page_offset = offset & ~(uint64_t)(VHDX_CACHE_PAGE_SIZE - 1);
-    uint8_t *page;
+    uint64_t page_offset;
+    uint8_t *p;
     int ret;
 
     g_assert(offset % 8 == 0);
-    ret = vhdx_cache_get(c, page_offset, &page, errp);
-    if (ret < 0) {
-        return ret;
+    ret = cache_get_at(c, offset, &p, &page_offset, errp);
+    if (ret == 0) {
+        vhdx_st64(p, value);
+        vhdx_cache_mark_dirty(c, page_offset);
     }
-    vhdx_st64(page + (offset - page_offset), value);
-    vhdx_cache_mark_dirty(c, page_offset);
-    return 0;
+    return ret;
 }
 
 int vhdx_cache_write(VhdxCache *c, uint64_t offset, const void *buf,

@@ -14,6 +14,16 @@
 
 /* ---- open ---- */
 
+static int image_file_length(VhdxImage *img, int64_t *length, GError **errp)
+{
+    *length = vhdx_io_length(img->io);
+    if (*length < 0) {
+        return vhdx_error(errp, (int)-*length, "VHDX: cannot get the file "
+                          "length");
+    }
+    return 0;
+}
+
 static int image_check_file_id(VhdxIO *io, uint64_t length, GError **errp)
 {
     uint8_t sig[8];
@@ -118,9 +128,9 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
     int64_t length;
     int ret;
 
-    length = vhdx_io_length(img->io);
-    if (length < 0) {
-        return vhdx_error(errp, (int)-length, "VHDX: cannot get file length");
+    ret = image_file_length(img, &length, errp);
+    if (ret < 0) {
+        return ret;
     }
     ret = image_check_file_id(img->io, length, errp);
     if (ret < 0) {
@@ -141,9 +151,9 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
         return ret;
     }
     /* Replay may have grown the file */
-    length = vhdx_io_length(img->io);
-    if (length < 0) {
-        return vhdx_error(errp, (int)-length, "VHDX: cannot get file length");
+    ret = image_file_length(img, &length, errp);
+    if (ret < 0) {
+        return ret;
     }
     ret = vhdx_region_load(img->io, length, &img->regions, errp);
     if (ret < 0) {
@@ -693,9 +703,9 @@ int vhdx_image_check(VhdxImage *img, VhdxCheckReport *report, GError **errp)
     int64_t length;
     int ret;
 
-    length = vhdx_io_length(img->io);
-    if (length < 0) {
-        return vhdx_error(errp, (int)-length, "VHDX: cannot get file length");
+    ret = image_file_length(img, &length, errp);
+    if (ret < 0) {
+        return ret;
     }
     ret = vhdx_image_flush(img, errp);
     if (ret < 0) {
