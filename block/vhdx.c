@@ -712,6 +712,96 @@ vhdx_co_change_backing_file(BlockDriverState *bs, const char *backing_file,
     return 0;
 }
 
+/*
+ * Points the locator's linkage at the parent's current DataWriteGuid,
+ * keeping its paths: the child's own data is gone or already in the
+ * parent, so whatever the parent holds now is what the child shows.
+ */
+static int coroutine_fn GRAPH_RDLOCK
+vhdx_refresh_linkage(BlockDriverState *bs, GError **errp)
+{
+    BDRVVHDXState *s = bs->opaque;
+    BlockDriverState *parent = bs->backing ?
+                               bdrv_skip_filters(bs->backing->bs) : NULL;
+    const VhdxMetadata *md = &s->img->metadata;
+    char guid[VHDX_GUID_STRING_LEN + 2];
+    VhdxParentRef ref;
+    VhdxLocator loc;
+    int ret;
+
+    if (!md->has_parent || !parent || parent->drv != &bdrv_vhdx) {
+        return 0;
+    }
+    guid[0] = '{';
+    vhdx_guid_format(&((BDRVVHDXState *)parent->opaque)->img->header.current
+                          .data_write_guid, guid + 1);
+    strcat(guid, "}");
+    ret = vhdx_locator_decode(md->parent_locator, md->parent_locator_len,
+                              &loc, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    vhdx_locator_set(&loc, VHDX_KEY_PARENT_LINKAGE, guid);
+    vhdx_locator_set(&loc, VHDX_KEY_PARENT_LINKAGE2, guid);
+    ret = vhdx_image_set_parent_locator(s->img, &loc, errp);
+    if (ret == 0) {
+        ret = vhdx_parent_ref_init(&ref, &loc, errp);
+    }
+    if (ret == 0) {
+        vhdx_parent_ref_clear(&s->parent);
+        s->parent = ref;
+    }
+    vhdx_locator_clear(&loc);
+    return ret;
+}
+
+/* After a commit copied this image into its parent (qemu-img commit) */
+static int coroutine_fn GRAPH_RDLOCK vhdx_co_make_empty(BlockDriverState *bs)
+{
+    BDRVVHDXState *s = bs->opaque;
+    GError *gerr = NULL;
+    int ret;
+
+    qemu_co_mutex_lock(&s->lock);
+    ret = vhdx_image_make_empty(s->img, &gerr);
+    if (ret == 0) {
+        ret = vhdx_image_begin_write(s->img, false, &gerr);
+    }
+    if (ret == 0) {
+        ret = vhdx_refresh_linkage(bs, &gerr);
+    }
+    qemu_co_mutex_unlock(&s->lock);
+    vhdx_report_io_error(bs, gerr);
+    return ret;
+}
+
+typedef struct VhdxMakeEmptyCo {
+    BlockDriverState *bs;
+    int ret;
+} VhdxMakeEmptyCo;
+
+static void coroutine_fn vhdx_make_empty_entry(void *opaque)
+{
+    VhdxMakeEmptyCo *m = opaque;
+
+    bdrv_graph_co_rdlock();
+    m->ret = vhdx_co_make_empty(m->bs);
+    bdrv_graph_co_rdunlock();
+    aio_wait_kick();
+}
+
+/* The block layer calls this outside coroutines; the work needs one */
+static int GRAPH_RDLOCK vhdx_make_empty(BlockDriverState *bs)
+{
+    VhdxMakeEmptyCo m = { .bs = bs, .ret = -EINPROGRESS };
+
+    assert(!qemu_in_coroutine());
+    aio_co_enter(bdrv_get_aio_context(bs),
+                 qemu_coroutine_create(vhdx_make_empty_entry, &m));
+    AIO_WAIT_WHILE_UNLOCKED(NULL, m.ret == -EINPROGRESS);
+    return m.ret;
+}
+
 /* ---- reopen, migration ---- */
 
 static int vhdx_reopen_prepare(BDRVReopenState *state,
@@ -1711,6 +1801,7 @@ static BlockDriver bdrv_vhdx = {
     .bdrv_co_check              = vhdx_co_check,
     .bdrv_co_truncate           = vhdx_co_truncate,
     .bdrv_co_change_backing_file = vhdx_co_change_backing_file,
+    .bdrv_make_empty            = vhdx_make_empty,
     .bdrv_co_create             = vhdx_co_create,
     .bdrv_co_create_opts        = vhdx_co_create_opts,
 

@@ -243,3 +243,53 @@ int vhdx_image_grow(VhdxImage *img, uint64_t new_size, GError **errp)
     }
     return ret;
 }
+
+/* The end of the header area, log, BAT and metadata region */
+static uint64_t structures_end(const VhdxImage *img)
+{
+    const VhdxHeader *h = &img->header.current;
+    const VhdxRegions *r = &img->regions;
+
+    return MAX(MAX(VHDX_HEADER_AREA_SIZE, h->log_offset + h->log_length),
+               MAX(r->bat_offset + r->bat_length,
+                   r->metadata_offset + r->metadata_length));
+}
+
+/* Zeroes the entries of the BAT page at @page_offset that are in use */
+static int empty_bat_page(VhdxImage *img, uint64_t page_offset,
+                          uint64_t used_end, GError **errp)
+{
+    uint64_t n = MIN(VHDX_CACHE_PAGE_SIZE, used_end - page_offset);
+    static const uint8_t zeros[VHDX_CACHE_PAGE_SIZE];
+
+    return vhdx_cache_write(img->cache, page_offset, zeros, n, errp);
+}
+
+int vhdx_image_make_empty(VhdxImage *img, GError **errp)
+{
+    uint64_t bat_used = img->regions.bat_offset +
+                        img->geo.total_entries * VHDX_BAT_ENTRY_SIZE;
+    uint64_t end = structures_end(img);
+    int ret;
+
+    ret = vhdx_image_begin_write(img, true, errp);
+    for (uint64_t page = img->regions.bat_offset; ret == 0 && page < bat_used;
+         page += VHDX_CACHE_PAGE_SIZE) {
+        ret = empty_bat_page(img, page, bat_used, errp);
+    }
+    if (ret == 0) {
+        ret = vhdx_image_flush(img, errp);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    /*
+     * Nothing is allocated any more: the file ends with its structures.
+     * Cached pages of the old sector bitmap blocks must go too, or they
+     * would shadow new bitmap blocks placed in the same space.
+     */
+    vhdx_cache_invalidate(img->cache);
+    vhdx_alloc_destroy(&img->alloc);
+    vhdx_alloc_init(&img->alloc, end);
+    return vhdx_image_trim(img, end, errp);
+}

@@ -189,6 +189,14 @@ int vhdx_image_grow(VhdxImage *img, uint64_t new_size, GError **errp);
 int vhdx_image_set_parent_locator(VhdxImage *img, const VhdxLocator *loc,
                                   GError **errp);
 
+/*
+ * Drops every block: all BAT entries become not present (a child then
+ * reads its parent everywhere), the log is left clean and the file cut
+ * back to its structures.  Used once a commit has copied the image's
+ * data into its parent, so a crash part-way through reads the same.
+ */
+int vhdx_image_make_empty(VhdxImage *img, GError **errp);
+
 typedef struct VhdxCheckReport {
     uint64_t corruptions;       /* invalid or overlapping BAT entries */
     uint64_t leaked_bytes;      /* file space past the last used byte */
