@@ -9,6 +9,11 @@
 
 #include "vhdx/crc32c.h"
 #include "vhdx/endian.h"
+#include "vhdx/error.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
 
 #define CRC32C_POLY_REFLECTED 0x82f63b78u
 
@@ -88,4 +93,25 @@ void vhdx_checksum_store(void *buf, size_t len, size_t csum_offset)
 {
     vhdx_st32((uint8_t *)buf + csum_offset,
               vhdx_checksum(buf, len, csum_offset));
+}
+
+int vhdx_check_signed_structure(const uint8_t *buf, size_t len,
+                                const char *sig, const char *what,
+                                GError **errp)
+{
+    uint32_t stored, computed;
+
+    if (memcmp(buf, sig, 4) != 0) {
+        return vhdx_error(errp, EINVAL,
+                          "%s: Signature 0x%08" PRIx32 " is not \"%s\"",
+                          what, vhdx_ld32(buf), sig);
+    }
+    stored = vhdx_ld32(buf + 4);
+    computed = vhdx_checksum(buf, len, 4);
+    if (stored != computed) {
+        return vhdx_error(errp, EINVAL,
+                          "%s: Checksum 0x%08" PRIx32 " does not match the "
+                          "computed 0x%08" PRIx32, what, stored, computed);
+    }
+    return 0;
 }

@@ -83,24 +83,11 @@ void vhdx_file_id_encode(uint8_t *buf, const char *creator)
 static int header_check_integrity(const uint8_t *buf, const char *name,
                                   GError **errp)
 {
-    uint32_t stored, computed;
-
     if (!buf) {
         return vhdx_error(errp, EINVAL, "%s: missing", name);
     }
-    if (memcmp(buf + HDR_SIGNATURE, VHDX_HEADER_SIGNATURE, 4) != 0) {
-        return vhdx_error(errp, EINVAL,
-                          "%s: Signature 0x%08" PRIx32 " is not \"head\"",
-                          name, vhdx_ld32(buf + HDR_SIGNATURE));
-    }
-    stored = vhdx_ld32(buf + HDR_CHECKSUM);
-    computed = vhdx_checksum(buf, VHDX_HEADER_SIZE, HDR_CHECKSUM);
-    if (stored != computed) {
-        return vhdx_error(errp, EINVAL,
-                          "%s: Checksum 0x%08" PRIx32 " does not match the "
-                          "computed 0x%08" PRIx32, name, stored, computed);
-    }
-    return 0;
+    return vhdx_check_signed_structure(buf, VHDX_HEADER_SIZE,
+                                       VHDX_HEADER_SIGNATURE, name, errp);
 }
 
 static int header_check_log(const VhdxHeader *h, const char *name,

@@ -45,21 +45,8 @@ static const char *const table_names[2] = {
 static int region_check_integrity(const uint8_t *buf, const char *name,
                                   GError **errp)
 {
-    uint32_t stored, computed;
-
-    if (memcmp(buf + RT_SIGNATURE, VHDX_REGION_SIGNATURE, 4) != 0) {
-        return vhdx_error(errp, EINVAL,
-                          "%s: Signature 0x%08" PRIx32 " is not \"regi\"",
-                          name, vhdx_ld32(buf + RT_SIGNATURE));
-    }
-    stored = vhdx_ld32(buf + RT_CHECKSUM);
-    computed = vhdx_checksum(buf, VHDX_REGION_TABLE_SIZE, RT_CHECKSUM);
-    if (stored != computed) {
-        return vhdx_error(errp, EINVAL,
-                          "%s: Checksum 0x%08" PRIx32 " does not match the "
-                          "computed 0x%08" PRIx32, name, stored, computed);
-    }
-    return 0;
+    return vhdx_check_signed_structure(buf, VHDX_REGION_TABLE_SIZE,
+                                       VHDX_REGION_SIGNATURE, name, errp);
 }
 
 static void region_entry_parse(const uint8_t *buf, uint32_t i,

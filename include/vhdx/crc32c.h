@@ -7,6 +7,7 @@
 #ifndef VHDX_CRC32C_H
 #define VHDX_CRC32C_H
 
+#include <glib.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,5 +25,14 @@ uint32_t vhdx_checksum(const void *buf, size_t len, size_t csum_offset);
 
 /* Computes the checksum of @buf and stores it at @csum_offset */
 void vhdx_checksum_store(void *buf, size_t len, size_t csum_offset);
+
+/*
+ * Checks a structure that starts with a 4-byte signature @sig and a
+ * checksum over its @len bytes at offset 4 (headers, region tables):
+ * whether this copy was written whole.  Errors name @what.
+ */
+int vhdx_check_signed_structure(const uint8_t *buf, size_t len,
+                                const char *sig, const char *what,
+                                GError **errp);
 
 #endif /* VHDX_CRC32C_H */
