@@ -279,6 +279,51 @@ static void test_child_bitmap_spans_pages(void)
     g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
 }
 
+static void test_child_make_empty(void)
+{
+    VhdxGuid pg;
+    g_autoptr(MemIO) m = NULL;
+    VhdxImage *img = NULL;
+    uint64_t off, structures;
+    bool fresh;
+
+    vhdx_guid_generate(&pg);
+    m = created_child(64 * MiB, MiB, 512, &pg);
+    structures = memio_size(m);
+    g_assert_cmpint(vhdx_image_open(memio_io(m), VHDX_OPEN_WRITE, &img,
+                                    NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
+    for (uint64_t block = 0; block < 8; block += 3) {
+        g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==,
+                        0);
+        g_assert_cmpint(vhdx_image_set_block(img, block,
+                                             VHDX_PAYLOAD_PARTIALLY_PRESENT,
+                                             off, NULL), ==, 0);
+        g_assert_cmpint(vhdx_image_mark_present(img, block, 0, 4096, NULL),
+                        ==, 0);
+    }
+    g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    g_assert_cmpuint(memio_size(m), >, structures);
+
+    g_assert_cmpint(vhdx_image_make_empty(img, NULL), ==, 0);
+    /* Blocks and the bitmap block are gone, and so is their space */
+    g_assert_cmpuint(memio_size(m), ==, structures);
+    g_assert_true(vhdx_guid_is_zero(&img->header.current.log_guid));
+    assert_extent(img, 0, MiB, VHDX_EXTENT_UNALLOCATED, MiB);
+    /* It takes writes again, at the start of the free space */
+    g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
+    g_assert_cmpuint(off, ==, structures);
+    vhdx_image_unalloc_block(img, off);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+
+    g_assert_cmpint(vhdx_image_open(memio_io(m), 0, &img, NULL), ==, 0);
+    for (uint64_t block = 0; block < 64; block++) {
+        assert_extent(img, block * MiB, MiB, VHDX_EXTENT_UNALLOCATED, MiB);
+    }
+    vhdx_image_free(img);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -291,5 +336,6 @@ int main(int argc, char **argv)
                     test_child_partial_blocks);
     g_test_add_func("/parent/child-bitmap-spans-pages",
                     test_child_bitmap_spans_pages);
+    g_test_add_func("/parent/child-make-empty", test_child_make_empty);
     return g_test_run();
 }
