@@ -10,6 +10,7 @@
 #include "vhdx/error.h"
 #include "vhdx/format.h"
 #include "vhdx-memio.h"
+#include "vhdx-test-util.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -41,17 +42,6 @@ static void encode_seq(uint8_t *buf, uint64_t seq)
 static void reseal(uint8_t *buf)
 {
     vhdx_checksum_store(buf, VHDX_HEADER_SIZE, 4);
-}
-
-static void assert_error(GError *err, int ret, int errnum,
-                         const char *needle)
-{
-    g_assert_cmpint(ret, ==, -errnum);
-    g_assert_nonnull(err);
-    g_assert_cmpint(err->code, ==, errnum);
-    if (!strstr(err->message, needle)) {
-        g_error("\"%s\" not found in \"%s\"", needle, err->message);
-    }
 }
 
 static void test_file_id(void)
@@ -155,7 +145,7 @@ static void test_decode_rejects_fields(void)
         }
         reseal(buf);
         ret = vhdx_header_decode(buf, &out, &err);
-        assert_error(err, ret, EINVAL, cases[i].needle);
+        assert_vhdx_error(err, ret, EINVAL, cases[i].needle);
         g_test_message("%s: %s", cases[i].name, err->message);
         g_assert_nonnull(strstr(err->message, "VHDX header"));
         g_error_free(err);
@@ -172,14 +162,14 @@ static void test_decode_rejects_integrity(void)
     encode_seq(buf, 1);
     buf[100] ^= 1;
     ret = vhdx_header_decode(buf, &out, &err);
-    assert_error(err, ret, EINVAL, "Checksum");
+    assert_vhdx_error(err, ret, EINVAL, "Checksum");
     g_clear_error(&err);
 
     encode_seq(buf, 1);
     memcpy(buf, "HEAD", 4);
     reseal(buf);
     ret = vhdx_header_decode(buf, &out, &err);
-    assert_error(err, ret, EINVAL, "Signature");
+    assert_vhdx_error(err, ret, EINVAL, "Signature");
     g_clear_error(&err);
 }
 
@@ -254,7 +244,7 @@ static void test_select_both_corrupt(void)
     corrupt_checksum(a);
     corrupt_signature(b);
     ret = vhdx_header_select(a, b, &st, &err);
-    assert_error(err, ret, EINVAL, "no valid header");
+    assert_vhdx_error(err, ret, EINVAL, "no valid header");
     g_assert_nonnull(strstr(err->message, "VHDX header 1: Checksum"));
     g_assert_nonnull(strstr(err->message, "VHDX header 2: Signature"));
     g_assert_cmpint(st.slot, ==, 42);
@@ -276,7 +266,7 @@ static void test_select_equal_sequence(void)
     /* Same number, different content: neither is current */
     encode_seq(b, 5);
     ret = vhdx_header_select(a, b, &st, &err);
-    assert_error(err, ret, EINVAL, "same SequenceNumber 0x5");
+    assert_vhdx_error(err, ret, EINVAL, "same SequenceNumber 0x5");
     g_error_free(err);
 }
 
@@ -292,7 +282,7 @@ static void test_select_current_bad_log(void)
     vhdx_st64(b + 72, VHDX_MiB + 0x123);
     reseal(b);
     ret = vhdx_header_select(a, b, &st, &err);
-    assert_error(err, ret, EINVAL,
+    assert_vhdx_error(err, ret, EINVAL,
                  "VHDX header 2: LogOffset 0x100123 is not 1 MiB aligned");
     g_clear_error(&err);
 
@@ -331,7 +321,7 @@ static void test_load(void)
 
     m->fail_reads_errno = EIO;
     ret = vhdx_header_load(memio_io(m), &st, &err);
-    assert_error(err, ret, EIO, "read failed");
+    assert_vhdx_error(err, ret, EIO, "read failed");
     g_clear_error(&err);
     g_assert_cmpuint(m->writes, ==, 0);
 }
@@ -344,7 +334,7 @@ static void test_load_empty_file(void)
     int ret;
 
     ret = vhdx_header_load(memio_io(m), &st, &err);
-    assert_error(err, ret, EINVAL, "no valid header");
+    assert_vhdx_error(err, ret, EINVAL, "no valid header");
     g_clear_error(&err);
     g_assert_cmpuint(m->writes, ==, 0);
 }
@@ -427,7 +417,7 @@ static void test_update_rejects(void)
     h = st.current;
     h.log_offset = 0x180000;
     ret = vhdx_header_update(memio_io(m), &st, &h, &err);
-    assert_error(err, ret, EINVAL, "LogOffset 0x180000");
+    assert_vhdx_error(err, ret, EINVAL, "LogOffset 0x180000");
     g_clear_error(&err);
     g_assert_cmpuint(m->writes, ==, 0);
     g_assert_cmpint(st.slot, ==, 0);
@@ -436,14 +426,14 @@ static void test_update_rejects(void)
     h = st.current;
     st.current.sequence_number = UINT64_MAX;
     ret = vhdx_header_update(memio_io(m), &st, &h, &err);
-    assert_error(err, ret, EOVERFLOW, "SequenceNumber");
+    assert_vhdx_error(err, ret, EOVERFLOW, "SequenceNumber");
     g_clear_error(&err);
     g_assert_cmpuint(m->writes, ==, 0);
 
     st.current.sequence_number = 5;
     m->read_only = true;
     ret = vhdx_header_update(memio_io(m), &st, &h, &err);
-    assert_error(err, ret, EPERM, "VHDX header 2: write failed");
+    assert_vhdx_error(err, ret, EPERM, "VHDX header 2: write failed");
     g_clear_error(&err);
     g_assert_cmpint(st.slot, ==, 0);
     g_assert_cmpuint(st.current.sequence_number, ==, 5);

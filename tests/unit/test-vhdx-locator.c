@@ -8,6 +8,7 @@
 #include "vhdx/endian.h"
 #include "vhdx/error.h"
 #include "vhdx/format.h"
+#include "vhdx-test-util.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -24,17 +25,6 @@ static const char *const usual[][2] = {
       "\\images\\base.vhdx" },
     { "absolute_win32_path", "\\\\?\\d:\\images\\base.vhdx" },
 };
-
-static void assert_error(GError *err, int ret, int errnum,
-                         const char *needle)
-{
-    g_assert_cmpint(ret, ==, -errnum);
-    g_assert_nonnull(err);
-    g_assert_cmpint(err->code, ==, errnum);
-    if (!strstr(err->message, needle)) {
-        g_error("\"%s\" not found in \"%s\"", needle, err->message);
-    }
-}
 
 static void make_usual(VhdxLocator *loc)
 {
@@ -259,7 +249,7 @@ static void test_corruptions(void)
         }
         memset(&loc, 0xaa, sizeof(loc));
         ret = vhdx_locator_decode(buf, len, &loc, &err);
-        assert_error(err, ret, EINVAL, cases[i].needle);
+        assert_vhdx_error(err, ret, EINVAL, cases[i].needle);
         g_test_message("%s: %s", cases[i].name, err->message);
         g_assert_cmpuint(loc.count, ==, 0);
         g_assert_null(loc.entries);
@@ -275,7 +265,7 @@ static void test_short_item(void)
     int ret;
 
     ret = vhdx_locator_decode(buf, HDR - 1, &loc, &err);
-    assert_error(err, ret, EINVAL, "shorter than its 20-byte header");
+    assert_vhdx_error(err, ret, EINVAL, "shorter than its 20-byte header");
     g_clear_error(&err);
 }
 
@@ -294,7 +284,7 @@ static void test_duplicate_keys(void)
     g_free(in.entries[1].key);
     in.entries[1].key = g_strdup("RELATIVE_PATH");
     ret = vhdx_locator_encode(&in, &none, &len, &err);
-    assert_error(err, ret, EINVAL, "entry 1: duplicate key");
+    assert_vhdx_error(err, ret, EINVAL, "entry 1: duplicate key");
     g_clear_error(&err);
     g_assert_null(none);
     vhdx_locator_clear(&in);
@@ -308,13 +298,13 @@ static void test_duplicate_keys(void)
     /* ... and on decode: rename "j" to "K" */
     vhdx_st16(buf + vhdx_ld32(buf + HDR + ENT), 'K');
     ret = vhdx_locator_decode(buf, len, &loc, &err);
-    assert_error(err, ret, EINVAL, "entry 1: duplicate key \"K\"");
+    assert_vhdx_error(err, ret, EINVAL, "entry 1: duplicate key \"K\"");
     g_clear_error(&err);
 
     /* Two entries sharing the same key bytes */
     vhdx_st32(buf + HDR + ENT, vhdx_ld32(buf + HDR));
     ret = vhdx_locator_decode(buf, len, &loc, &err);
-    assert_error(err, ret, EINVAL, "entry 1: duplicate key \"k\"");
+    assert_vhdx_error(err, ret, EINVAL, "entry 1: duplicate key \"k\"");
     g_clear_error(&err);
 }
 
@@ -329,7 +319,7 @@ static void test_encode_rejects(void)
 
     vhdx_locator_set(&in, "", "v");
     ret = vhdx_locator_encode(&in, &buf, &len, &err);
-    assert_error(err, ret, EINVAL, "entry 0: key is empty");
+    assert_vhdx_error(err, ret, EINVAL, "entry 0: key is empty");
     g_clear_error(&err);
     g_assert_null(buf);
     g_assert_cmpuint(len, ==, 0);
@@ -337,13 +327,13 @@ static void test_encode_rejects(void)
 
     vhdx_locator_set(&in, "k", "\xc3\x28");
     ret = vhdx_locator_encode(&in, &buf, &len, &err);
-    assert_error(err, ret, EINVAL, "entry 0: value is not valid UTF-8");
+    assert_vhdx_error(err, ret, EINVAL, "entry 0: value is not valid UTF-8");
     g_clear_error(&err);
     vhdx_locator_clear(&in);
 
     vhdx_locator_set(&in, "k", huge);
     ret = vhdx_locator_encode(&in, &buf, &len, &err);
-    assert_error(err, ret, EINVAL, "does not fit ValueLength");
+    assert_vhdx_error(err, ret, EINVAL, "does not fit ValueLength");
     g_clear_error(&err);
     vhdx_locator_clear(&in);
 
@@ -355,7 +345,7 @@ static void test_encode_rejects(void)
         vhdx_locator_set(&in, key, huge);
     }
     ret = vhdx_locator_encode(&in, &buf, &len, &err);
-    assert_error(err, ret, EINVAL, "exceed the 1 MiB");
+    assert_vhdx_error(err, ret, EINVAL, "exceed the 1 MiB");
     g_clear_error(&err);
     vhdx_locator_clear(&in);
 }

@@ -9,6 +9,7 @@
 #include "vhdx/error.h"
 #include "vhdx/format.h"
 #include "vhdx-memio.h"
+#include "vhdx-test-util.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -27,17 +28,6 @@ static const VhdxGuid other_guid =
                    0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef);
 
 static const uint8_t locator_bytes[] = "a stand-in for a parent locator";
-
-static void assert_error(GError *err, int ret, int errnum,
-                         const char *needle)
-{
-    g_assert_cmpint(ret, ==, -errnum);
-    g_assert_nonnull(err);
-    g_assert_cmpint(err->code, ==, errnum);
-    if (!strstr(err->message, needle)) {
-        g_error("\"%s\" not found in \"%s\"", needle, err->message);
-    }
-}
 
 static void make_md(VhdxMetadata *md, bool parent)
 {
@@ -127,7 +117,7 @@ static void decode_fails(const uint8_t *region, uint32_t len, int errnum,
 
     memset(&md, 0xaa, sizeof(md));
     ret = vhdx_metadata_decode(region, len, &md, &err);
-    assert_error(err, ret, errnum, needle);
+    assert_vhdx_error(err, ret, errnum, needle);
     g_assert_null(md.parent_locator);
     g_assert_cmpuint(md.block_size, ==, 0);
     g_error_free(err);
@@ -234,26 +224,26 @@ static void test_encode_rejects(void)
     make_md(&md, false);
     md.block_size = 3 * VHDX_MiB;
     ret = vhdx_metadata_encode(&md, region, REGION_SIZE, &err);
-    assert_error(err, ret, EINVAL, "BlockSize 0x300000");
+    assert_vhdx_error(err, ret, EINVAL, "BlockSize 0x300000");
     g_clear_error(&err);
 
     make_md(&md, false);
     md.has_parent = true;
     ret = vhdx_metadata_encode(&md, region, REGION_SIZE, &err);
-    assert_error(err, ret, EINVAL, "no parent locator");
+    assert_vhdx_error(err, ret, EINVAL, "no parent locator");
     g_clear_error(&err);
 
     make_md(&md, true);
     md.parent_locator_len = TABLE_SIZE;
     md.parent_locator = g_malloc0(md.parent_locator_len);
     ret = vhdx_metadata_encode(&md, region, 2 * TABLE_SIZE, &err);
-    assert_error(err, ret, ENOSPC, "do not fit");
+    assert_vhdx_error(err, ret, ENOSPC, "do not fit");
     g_clear_error(&err);
     g_free(md.parent_locator);
 
     make_md(&md, false);
     ret = vhdx_metadata_encode(&md, region, TABLE_SIZE - 1, &err);
-    assert_error(err, ret, EINVAL, "smaller than its 64 KiB table");
+    assert_vhdx_error(err, ret, EINVAL, "smaller than its 64 KiB table");
     g_clear_error(&err);
 }
 
@@ -504,17 +494,17 @@ static void test_load(void)
               0);
     ret = vhdx_metadata_load(memio_io(m), 2 * VHDX_MiB,
                              UINT32_MAX - VHDX_MiB + 1, &out, &err);
-    assert_error(err, ret, EFBIG, "all that is read");
+    assert_vhdx_error(err, ret, EFBIG, "all that is read");
     g_clear_error(&err);
 
     ret = vhdx_metadata_load(memio_io(m), 2 * VHDX_MiB, 4096, &out, &err);
-    assert_error(err, ret, EINVAL, "smaller than its 64 KiB table");
+    assert_vhdx_error(err, ret, EINVAL, "smaller than its 64 KiB table");
     g_clear_error(&err);
 
     m->fail_reads_errno = EIO;
     ret = vhdx_metadata_load(memio_io(m), 2 * VHDX_MiB, REGION_SIZE, &out,
                              &err);
-    assert_error(err, ret, EIO, "read failed");
+    assert_vhdx_error(err, ret, EIO, "read failed");
     g_clear_error(&err);
     g_assert_cmpuint(m->writes, ==, 0);
 }

@@ -10,6 +10,7 @@
 #include "vhdx/error.h"
 #include "vhdx/format.h"
 #include "vhdx-memio.h"
+#include "vhdx-test-util.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -28,17 +29,6 @@ static const VhdxRegions default_regions = {
 static const VhdxGuid other_guid =
     VHDX_GUID_INIT(0x01234567, 0x89ab, 0xcdef,
                    0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef);
-
-static void assert_error(GError *err, int ret, int errnum,
-                         const char *needle)
-{
-    g_assert_cmpint(ret, ==, -errnum);
-    g_assert_nonnull(err);
-    g_assert_cmpint(err->code, ==, errnum);
-    if (!strstr(err->message, needle)) {
-        g_error("\"%s\" not found in \"%s\"", needle, err->message);
-    }
-}
 
 static void assert_regions(const VhdxRegions *r, const VhdxRegions *expect)
 {
@@ -88,7 +78,7 @@ static void decode_fails(uint8_t *buf, int errnum, const char *needle)
     int ret;
 
     ret = vhdx_region_table_decode(buf, &r, &err);
-    assert_error(err, ret, errnum, needle);
+    assert_vhdx_error(err, ret, errnum, needle);
     g_assert_cmpuint(r.bat_offset, ==, 0);
     g_error_free(err);
 }
@@ -248,7 +238,7 @@ static void load_fails(MemIO *m, uint64_t file_length, int errnum,
     int ret;
 
     ret = vhdx_region_load(memio_io(m), file_length, &r, &err);
-    assert_error(err, ret, errnum, needle);
+    assert_vhdx_error(err, ret, errnum, needle);
     g_assert_cmpuint(r.bat_offset, ==, 0);
     g_assert_cmpuint(m->writes, ==, 0);
     g_error_free(err);
