@@ -77,7 +77,6 @@ typedef struct BDRVVHDXState {
 /* What a child needs to know of its parent: read from the parent file */
 typedef struct VhdxParentInfo {
     VhdxGuid data_write_guid;
-    uint64_t virtual_size;
     uint32_t logical_sector_size;
 } VhdxParentInfo;
 
@@ -104,7 +103,6 @@ static int vhdx_peek_parent(VhdxIO *io, const char *path,
     }
     *info = (VhdxParentInfo) {
         .data_write_guid = img->header.current.data_write_guid,
-        .virtual_size = img->geo.virtual_size,
         .logical_sector_size = img->geo.logical_sector_size,
     };
     vhdx_image_free(img);
@@ -1189,8 +1187,7 @@ vhdx_set_blocks_without_data(BlockDriverState *bs, int64_t offset,
     int ret;
 
     if (offset % block_size ||
-        (bytes % block_size && offset + bytes != bs->total_sectors *
-                                                 BDRV_SECTOR_SIZE)) {
+        (bytes % block_size && offset + bytes != s->img->geo.virtual_size)) {
         return -ENOTSUP;
     }
     qemu_co_mutex_lock(&s->lock);
@@ -1392,7 +1389,7 @@ static int vhdx_blk_truncate(VhdxIO *io, uint64_t length)
                         NULL);
 }
 
-static int vhdx_blk_io_open(BlockBackend *blk, VhdxIO *io)
+static void vhdx_blk_io_init(BlockBackend *blk, VhdxIO *io)
 {
     *io = (VhdxIO) {
         .pread = vhdx_blk_pread,
@@ -1402,7 +1399,6 @@ static int vhdx_blk_io_open(BlockBackend *blk, VhdxIO *io)
         .truncate = vhdx_blk_truncate,
         .opaque = blk,
     };
-    return 0;
 }
 
 /*
@@ -1534,7 +1530,7 @@ vhdx_read_parent_info(const char *path, VhdxParentInfo *info, Error **errp)
         bdrv_co_unref(bs);
         return -EPERM;
     }
-    vhdx_blk_io_open(blk, &io);
+    vhdx_blk_io_init(blk, &io);
     ret = vhdx_peek_parent(&io, path, info, errp);
     blk_co_unref(blk);
     bdrv_co_unref(bs);
@@ -1605,7 +1601,7 @@ vhdx_co_create(BlockdevCreateOptions *opts, Error **errp)
         return -EPERM;
     }
     blk_set_allow_write_beyond_eof(blk, true);
-    vhdx_blk_io_open(blk, &io);
+    vhdx_blk_io_init(blk, &io);
     ret = vhdx_image_create(&io, &params, &gerr);
     if (gerr) {
         error_setg(errp, "%s", gerr->message);

@@ -272,7 +272,7 @@ int vhdx_cache_write64(VhdxCache *c, uint64_t offset, uint64_t value,
 
     g_assert(offset % 8 == 0);
     ret = cache_get_at(c, offset, &p, &page_offset, errp);
-    if (ret == 0) {
+    if (ret == 0 && vhdx_ld64(p) != value) {
         vhdx_st64(p, value);
         vhdx_cache_mark_dirty(c, page_offset);
     }

@@ -44,13 +44,8 @@ static int grow_clear_new_entries(VhdxImage *img, uint64_t first,
 {
     for (uint64_t i = first; i < end; i++) {
         uint64_t offset = img->regions.bat_offset + i * VHDX_BAT_ENTRY_SIZE;
-        uint64_t entry;
-        int ret;
+        int ret = vhdx_cache_write64(img->cache, offset, 0, errp);
 
-        ret = vhdx_cache_read64(img->cache, offset, &entry, errp);
-        if (ret == 0 && entry) {
-            ret = vhdx_cache_write64(img->cache, offset, 0, errp);
-        }
         if (ret < 0) {
             return ret;
         }

@@ -67,7 +67,10 @@ int vhdx_cache_write(VhdxCache *c, uint64_t offset, const void *buf,
 int vhdx_cache_read64(VhdxCache *c, uint64_t offset, uint64_t *value,
                       GError **errp);
 
-/* Writes a 64-bit little-endian value at @offset and marks it dirty */
+/*
+ * Writes a 64-bit little-endian value at @offset; the page becomes dirty
+ * only if the value changes, so rewriting an entry costs no log space.
+ */
 int vhdx_cache_write64(VhdxCache *c, uint64_t offset, uint64_t value,
                        GError **errp);
 

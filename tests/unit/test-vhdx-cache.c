@@ -105,14 +105,31 @@ static void test_dirty_limit_commits(void)
     Committer c = { .m = m };
     VhdxCache *cache = vhdx_cache_new(memio_io(m), 8, 3, commit_home, &c);
 
+    /* Values unlike the pattern, so every write changes its page */
     for (int i = 0; i < 3; i++) {
-        g_assert_cmpint(vhdx_cache_write64(cache, i * PAGE, i, NULL), ==, 0);
+        g_assert_cmpint(vhdx_cache_write64(cache, i * PAGE, 1000 + i, NULL),
+                        ==, 0);
     }
     g_assert_cmpuint(c.commits, ==, 0);
     /* The next request finds the limit reached and commits first */
     g_assert_cmpint(vhdx_cache_write64(cache, 7 * PAGE, 7, NULL), ==, 0);
     g_assert_cmpuint(c.commits, ==, 1);
     g_assert_cmpuint(c.last_n, ==, 3);
+    g_assert_cmpuint(vhdx_cache_dirty_count(cache), ==, 1);
+    vhdx_cache_free(cache);
+}
+
+static void test_unchanged_write_stays_clean(void)
+{
+    g_autoptr(MemIO) m = patterned_file(16);
+    Committer c = { .m = m };
+    VhdxCache *cache = vhdx_cache_new(memio_io(m), 8, 8, commit_home, &c);
+
+    /* The pattern already holds offset / 8 there */
+    g_assert_cmpint(vhdx_cache_write64(cache, 2 * PAGE + 8,
+                                       (2 * PAGE + 8) / 8, NULL), ==, 0);
+    g_assert_cmpuint(vhdx_cache_dirty_count(cache), ==, 0);
+    g_assert_cmpint(vhdx_cache_write64(cache, 2 * PAGE + 8, 7, NULL), ==, 0);
     g_assert_cmpuint(vhdx_cache_dirty_count(cache), ==, 1);
     vhdx_cache_free(cache);
 }
@@ -199,6 +216,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cache/read-through", test_read_through);
     g_test_add_func("/cache/write-back", test_write_back_on_commit);
     g_test_add_func("/cache/dirty-limit", test_dirty_limit_commits);
+    g_test_add_func("/cache/unchanged-write", test_unchanged_write_stays_clean);
     g_test_add_func("/cache/lru-eviction", test_lru_eviction);
     g_test_add_func("/cache/all-dirty", test_all_dirty_forces_commit);
     g_test_add_func("/cache/commit-failure", test_commit_failure_keeps_dirty);
