@@ -186,6 +186,29 @@ static void assert_extent(VhdxImage *img, uint64_t offset, uint64_t bytes,
     g_assert_cmpuint(ext.length, ==, length);
 }
 
+/* Opens @m for writing, with a write session started */
+static VhdxImage *opened_for_writing(MemIO *m)
+{
+    VhdxImage *img = NULL;
+
+    g_assert_cmpint(vhdx_image_open(memio_io(m), VHDX_OPEN_WRITE, &img,
+                                    NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
+    return img;
+}
+
+/* Gives @block space and makes it partially present (no sector yet) */
+static void make_partial(VhdxImage *img, uint64_t block)
+{
+    uint64_t off;
+    bool fresh;
+
+    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_set_block(img, block,
+                                         VHDX_PAYLOAD_PARTIALLY_PRESENT, off,
+                                         NULL), ==, 0);
+}
+
 static void test_child_create_open(void)
 {
     VhdxGuid pg;
@@ -217,19 +240,12 @@ static void test_child_partial_blocks(void)
     VhdxGuid pg;
     g_autoptr(MemIO) m = NULL;
     VhdxImage *img = NULL;
-    uint64_t off;
-    bool fresh;
 
     vhdx_guid_generate(&pg);
     /* 1 MiB blocks, 4 KiB sectors: 256 bits a block, chunk of 32768 blocks */
     m = created_child(64 * MiB, MiB, lss, &pg);
-    g_assert_cmpint(vhdx_image_open(memio_io(m), VHDX_OPEN_WRITE, &img,
-                                    NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_set_block(img, 5,
-                                         VHDX_PAYLOAD_PARTIALLY_PRESENT, off,
-                                         NULL), ==, 0);
+    img = opened_for_writing(m);
+    make_partial(img, 5);
     /* Sectors 3..9 and 200..255 of block 5 are here */
     g_assert_cmpint(vhdx_image_mark_present(img, 5, 3 * lss, 7 * lss, NULL),
                     ==, 0);
@@ -255,19 +271,12 @@ static void test_child_bitmap_spans_pages(void)
     VhdxGuid pg;
     g_autoptr(MemIO) m = NULL;
     VhdxImage *img = NULL;
-    uint64_t off;
-    bool fresh;
 
     vhdx_guid_generate(&pg);
     /* 32 MiB blocks, 512-byte sectors: 65536 bits, two bitmap pages */
     m = created_child(128 * MiB, 32 * MiB, 512, &pg);
-    g_assert_cmpint(vhdx_image_open(memio_io(m), VHDX_OPEN_WRITE, &img,
-                                    NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_set_block(img, 1,
-                                         VHDX_PAYLOAD_PARTIALLY_PRESENT, off,
-                                         NULL), ==, 0);
+    img = opened_for_writing(m);
+    make_partial(img, 1);
     /* 16 MiB - 4 KiB .. 16 MiB + 4 KiB straddles the two pages */
     g_assert_cmpint(vhdx_image_mark_present(img, 1, 16 * MiB - 4096, 8192,
                                             NULL), ==, 0);
@@ -290,15 +299,9 @@ static void test_child_make_empty(void)
     vhdx_guid_generate(&pg);
     m = created_child(64 * MiB, MiB, 512, &pg);
     structures = memio_size(m);
-    g_assert_cmpint(vhdx_image_open(memio_io(m), VHDX_OPEN_WRITE, &img,
-                                    NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
+    img = opened_for_writing(m);
     for (uint64_t block = 0; block < 8; block += 3) {
-        g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==,
-                        0);
-        g_assert_cmpint(vhdx_image_set_block(img, block,
-                                             VHDX_PAYLOAD_PARTIALLY_PRESENT,
-                                             off, NULL), ==, 0);
+        make_partial(img, block);
         g_assert_cmpint(vhdx_image_mark_present(img, block, 0, 4096, NULL),
                         ==, 0);
     }
