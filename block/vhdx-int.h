@@ -82,4 +82,12 @@ vhdx_co_change_backing_file(BlockDriverState *bs, const char *backing_file,
                             const char *backing_fmt);
 int GRAPH_RDLOCK vhdx_make_empty(BlockDriverState *bs);
 
+/*
+ * Starts a change of guest-visible data (vhdx_image_begin_write with a
+ * new DataWriteGuid), first granting the children open on @bs that they
+ * may keep their linkage.  Called with s->lock held.
+ */
+int coroutine_fn GRAPH_RDLOCK
+vhdx_begin_data_change(BlockDriverState *bs, GError **errp);
+
 #endif /* BLOCK_VHDX_INT_H */

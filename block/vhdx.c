@@ -166,14 +166,6 @@ static int GRAPH_RDLOCK vhdx_open_image(BlockDriverState *bs, int flags,
     }
     vhdx_file_io_init(bs, &s->io);
     ret = vhdx_image_open(&s->io, core_flags, &s->img, &gerr);
-    if (ret == -EPERM) {
-        g_error_free(gerr);
-        error_setg(errp, "VHDX image file '%s' opened read-only, but "
-                   "contains a log that needs to be replayed", bs->filename);
-        error_append_hint(errp, "To replay the log, run:\n"
-                          "qemu-img check -r all '%s'\n", bs->filename);
-        return ret;
-    }
     if (ret < 0) {
         vhdx_propagate(bs, errp, gerr);
         return ret;
@@ -625,7 +617,7 @@ vhdx_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
     int ret;
 
     qemu_co_mutex_lock(&s->lock);
-    ret = vhdx_image_begin_write(s->img, true, &gerr);
+    ret = vhdx_begin_data_change(bs, &gerr);
     vhdx_report_io_error(bs, gerr);
     while (ret == 0 && bytes > 0) {
         uint64_t len = MIN(bytes, block_size - offset % block_size);
@@ -658,7 +650,7 @@ vhdx_set_blocks_without_data(BlockDriverState *bs, int64_t offset,
         return -ENOTSUP;
     }
     qemu_co_mutex_lock(&s->lock);
-    ret = vhdx_image_begin_write(s->img, true, &gerr);
+    ret = vhdx_begin_data_change(bs, &gerr);
     for (uint64_t block = offset / block_size;
          ret == 0 && block * block_size < offset + bytes; block++) {
         while (vhdx_wait_allocation(s, block)) {
@@ -803,6 +795,13 @@ vhdx_co_check(BlockDriverState *bs, BdrvCheckResult *result,
     if (s->img->log_replayed && (fix & BDRV_FIX_ERRORS)) {
         result->corruptions_fixed++;
         s->img->log_replayed = false;
+    }
+    /* Opened read-only, it was replayed in memory only */
+    if (s->img->log_pending) {
+        fprintf(stderr, "ERROR the log holds metadata changes not yet "
+                "written to the file (its writer stopped); they are read "
+                "from the log, and repairing writes them\n");
+        result->corruptions++;
     }
     result->corruptions += report.corruptions;
     if (report.leaked_bytes && (fix & BDRV_FIX_LEAKS) && s->img->writable) {

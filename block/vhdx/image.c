@@ -7,6 +7,7 @@
 #include "vhdx/bitmap.h"
 #include "vhdx/error.h"
 #include "vhdx/image.h"
+#include "vhdx/shadow.h"
 #include "vhdx/space.h"
 
 #include <errno.h>
@@ -57,6 +58,24 @@ static int image_check_log_placement(const VhdxHeader *h, uint64_t length,
 }
 
 /*
+ * A read-only open cannot write the log's changes home, yet must read the
+ * image as the log says: the log is replayed into an in-memory view of
+ * the file, through which the image is then read.  The file is untouched;
+ * a first write replays the log for real (image_write_log_home).
+ */
+static int image_replay_log_in_memory(VhdxImage *img, GError **errp)
+{
+    VhdxHeader *h = &img->header.current;
+    bool replayed;
+
+    img->shadow = vhdx_shadow_new(img->io);
+    img->io = img->shadow;
+    img->log_pending = true;
+    return vhdx_log_replay(img->io, h->log_offset, h->log_length,
+                           &h->log_guid, &replayed, errp);
+}
+
+/*
  * A dirty log is replayed before anything else is read: it may hold
  * newer copies of the region table, metadata or BAT.
  */
@@ -75,8 +94,7 @@ static int image_replay_log(VhdxImage *img, GError **errp)
         return ret;
     }
     if (!img->writable) {
-        return vhdx_error(errp, EPERM, "VHDX log needs to be replayed, which "
-                          "needs write access");
+        return image_replay_log_in_memory(img, errp);
     }
     ret = vhdx_log_replay(img->io, h.log_offset, h.log_length, &h.log_guid,
                           &img->log_replayed, errp);
@@ -87,6 +105,29 @@ static int image_replay_log(VhdxImage *img, GError **errp)
     vhdx_guid_generate(&h.file_write_guid);
     memset(&h.log_guid, 0, sizeof(h.log_guid));
     return vhdx_header_update(img->io, &img->header, &h, errp);
+}
+
+/*
+ * The image was opened read-only with its log replayed in memory and is
+ * now written to: the same replay goes to the file first (replaying is
+ * idempotent, and the session about to start gives the header a new
+ * LogGuid, retiring the old entries).
+ */
+static int image_write_log_home(VhdxImage *img, GError **errp)
+{
+    VhdxHeader *h = &img->header.current;
+    bool replayed;
+    int ret;
+
+    ret = vhdx_log_replay(img->file, h->log_offset, h->log_length,
+                          &h->log_guid, &replayed, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    vhdx_shadow_pass_through(img->shadow);
+    img->log_pending = false;
+    img->log_replayed = replayed;
+    return 0;
 }
 
 static int image_load_geometry(VhdxImage *img, GError **errp)
@@ -108,6 +149,17 @@ static int image_load_geometry(VhdxImage *img, GError **errp)
                           img->geo.total_entries);
     }
     return 0;
+}
+
+/* Grants the image cannot read count as none (see vhdx/grant.h) */
+static void image_load_grants(VhdxImage *img)
+{
+    const VhdxMetadataItem *item =
+        vhdx_metadata_find_other(&img->metadata, &vhdx_guid_linkage_grants);
+
+    if (item) {
+        vhdx_grants_decode(item->data, item->length, &img->grants);
+    }
 }
 
 static int image_commit_sectors(void *opaque, const VhdxLogSector *sectors,
@@ -165,6 +217,7 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
     if (ret < 0) {
         return ret;
     }
+    image_load_grants(img);
     ret = image_load_geometry(img, errp);
     if (ret < 0 || (flags & VHDX_OPEN_PEEK)) {
         return ret;
@@ -186,6 +239,7 @@ int vhdx_image_open(VhdxIO *io, unsigned flags, VhdxImage **out,
     int ret;
 
     img->io = io;
+    img->file = io;
     img->writable = (flags & VHDX_OPEN_WRITE) && !(flags & VHDX_OPEN_PEEK);
     ret = image_open_structures(img, flags, errp);
     if (ret < 0) {
@@ -193,10 +247,10 @@ int vhdx_image_open(VhdxIO *io, unsigned flags, VhdxImage **out,
         return ret;
     }
     /* The log geometry is known now; the GUID is set per write session */
-    vhdx_log_init(&img->log, io, img->header.current.log_offset,
+    vhdx_log_init(&img->log, img->io, img->header.current.log_offset,
                   img->header.current.log_length,
                   &img->header.current.log_guid);
-    img->cache = vhdx_cache_new(io, VHDX_CACHE_DEFAULT_PAGES,
+    img->cache = vhdx_cache_new(img->io, VHDX_CACHE_DEFAULT_PAGES,
                                 image_max_dirty(img), image_commit_sectors,
                                 img);
     *out = img;
@@ -209,6 +263,7 @@ void vhdx_image_free(VhdxImage *img)
         vhdx_cache_free(img->cache);
         vhdx_alloc_destroy(&img->alloc);
         vhdx_metadata_clear(&img->metadata);
+        vhdx_shadow_free(img->shadow);
         g_free(img);
     }
 }
@@ -223,6 +278,12 @@ int vhdx_image_begin_write(VhdxImage *img, bool data, GError **errp)
     g_assert(img->writable);
     if (img->session_started && (img->data_guid_updated || !data)) {
         return 0;
+    }
+    if (img->log_pending) {
+        ret = image_write_log_home(img, errp);
+        if (ret < 0) {
+            return ret;
+        }
     }
     h = img->header.current;
     if (!img->session_started) {
@@ -586,77 +647,6 @@ int vhdx_image_set_block(VhdxImage *img, uint64_t block, unsigned state,
         vhdx_alloc_release(&img->alloc, vhdx_bat_offset(old),
                            img->geo.block_size);
     }
-    return 0;
-}
-
-/* ---- parent locator ---- */
-
-/* Counts the cached pages of [offset, offset + len) that differ from @buf */
-static int image_count_changed_pages(VhdxImage *img, uint64_t offset,
-                                     const uint8_t *buf, uint64_t len,
-                                     size_t *changed, GError **errp)
-{
-    *changed = 0;
-    for (uint64_t done = 0; done < len; done += VHDX_CACHE_PAGE_SIZE) {
-        uint8_t *page;
-        int ret = vhdx_cache_get(img->cache, offset + done, &page, errp);
-
-        if (ret < 0) {
-            return ret;
-        }
-        if (memcmp(page, buf + done, VHDX_CACHE_PAGE_SIZE)) {
-            (*changed)++;
-        }
-    }
-    return 0;
-}
-
-int vhdx_image_set_parent_locator(VhdxImage *img, const VhdxLocator *loc,
-                                  GError **errp)
-{
-    uint32_t len = img->regions.metadata_length;
-    g_autofree uint8_t *region = NULL;
-    g_autofree uint8_t *item = NULL;
-    VhdxMetadata md = img->metadata;
-    size_t item_len, changed = 0;
-    int ret;
-
-    g_assert(img->session_started && md.has_parent);
-    ret = vhdx_locator_encode(loc, &item, &item_len, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    md.parent_locator = item;
-    md.parent_locator_len = item_len;
-    region = g_malloc0(len);
-    ret = vhdx_metadata_encode(&md, region, len, errp);
-    if (ret == 0) {
-        /* Earlier changes go first, so this one is a transaction alone */
-        ret = vhdx_cache_commit(img->cache, errp);
-    }
-    if (ret == 0) {
-        ret = image_count_changed_pages(img, img->regions.metadata_offset,
-                                        region, len, &changed, errp);
-    }
-    if (ret < 0) {
-        return ret;
-    }
-    if (changed > vhdx_log_max_sectors_per_entry(&img->log)) {
-        return vhdx_error(errp, ENOSPC, "VHDX: rewriting the parent locator "
-                          "changes %zu metadata pages, more than one log "
-                          "entry holds; the log is too small", changed);
-    }
-    ret = vhdx_cache_write(img->cache, img->regions.metadata_offset, region,
-                           len, errp);
-    if (ret == 0) {
-        ret = vhdx_cache_commit(img->cache, errp);
-    }
-    if (ret < 0) {
-        return ret;
-    }
-    g_free(img->metadata.parent_locator);
-    img->metadata.parent_locator = g_steal_pointer(&item);
-    img->metadata.parent_locator_len = item_len;
     return 0;
 }
 

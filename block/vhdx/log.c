@@ -599,29 +599,6 @@ int vhdx_log_needs_replay(VhdxIO *io, uint64_t offset, uint32_t length,
 
 /* ---- Replay ---- */
 
-static int log_write_zeroes(VhdxIO *io, uint64_t offset, uint64_t length)
-{
-    g_autofree uint8_t *zeroes = NULL;
-    size_t chunk = MIN(length, VHDX_MiB);
-    int ret;
-
-    if (length == 0) {
-        return 0;
-    }
-    zeroes = g_malloc0(chunk);
-    while (length) {
-        size_t n = MIN(length, chunk);
-
-        ret = vhdx_io_pwrite(io, offset, zeroes, n);
-        if (ret < 0) {
-            return ret;
-        }
-        offset += n;
-        length -= n;
-    }
-    return 0;
-}
-
 /* Rebuilds the home sector of data descriptor @d from its data sector */
 static void log_data_sector_to_home(const LogDescriptor *d,
                                     const uint8_t *sector, uint8_t *home)
@@ -642,7 +619,7 @@ static int log_desc_apply(LogRegion *r, uint32_t pos, const LogDescriptor *d,
         log_data_sector_to_home(d, data_sector, home);
         ret = vhdx_io_pwrite(r->io, d->file_offset, home, LOG_SECTOR);
     } else {
-        ret = log_write_zeroes(r->io, d->file_offset, d->length);
+        ret = vhdx_io_pwrite_zeroes(r->io, d->file_offset, d->length);
     }
     if (ret < 0) {
         return vhdx_error(errp, -ret, "VHDX log entry at 0x%" PRIx32 ": "
@@ -977,8 +954,8 @@ static int log_write_home(VhdxLog *log, const VhdxLogSector *sectors,
             while (j < n && log_zero_continues(&sectors[j - 1], &sectors[j])) {
                 j++;
             }
-            ret = log_write_zeroes(log->io, sectors[i].file_offset,
-                                   (j - i) * (uint64_t)LOG_SECTOR);
+            ret = vhdx_io_pwrite_zeroes(log->io, sectors[i].file_offset,
+                                        (j - i) * (uint64_t)LOG_SECTOR);
         }
         if (ret < 0) {
             return ret;

@@ -4,7 +4,8 @@
  * The region starts with a 64 KiB table of entries, each naming an item
  * by GUID and giving its offset and length inside the region.  Only the
  * system items this implementation understands are decoded; unknown
- * items are skipped unless they are marked required.
+ * items are kept as they are, unless they are marked required (then the
+ * image cannot be opened).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -27,9 +28,9 @@
 #define MTE_OFFSET              16
 #define MTE_LENGTH              20
 #define MTE_FLAGS               24
-#define MTE_IS_USER             (1u << 0)
-#define MTE_IS_VIRTUAL_DISK     (1u << 1)
-#define MTE_IS_REQUIRED         (1u << 2)
+#define MTE_IS_USER             VHDX_METADATA_IS_USER
+#define MTE_IS_VIRTUAL_DISK     VHDX_METADATA_IS_VIRTUAL_DISK
+#define MTE_IS_REQUIRED         VHDX_METADATA_IS_REQUIRED
 
 /* At most this many entries may be user metadata */
 #define MT_MAX_USER_ENTRIES     1024
@@ -398,6 +399,33 @@ static int metadata_decode_locator(const uint8_t *region,
     return 0;
 }
 
+/* Keeps a copy of every item that is not a known one */
+static void metadata_decode_others(const uint8_t *region,
+                                   const MetadataEntry *entries,
+                                   uint32_t count, VhdxMetadata *md)
+{
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < count; i++) {
+        n += known_item_find(&entries[i]) < 0;
+    }
+    md->others = n ? g_new0(VhdxMetadataItem, n) : NULL;
+    for (uint32_t i = 0; i < count; i++) {
+        const MetadataEntry *e = &entries[i];
+        VhdxMetadataItem *item;
+
+        if (known_item_find(e) >= 0) {
+            continue;
+        }
+        item = &md->others[md->n_others++];
+        item->id = e->id;
+        item->flags = e->flags;
+        item->length = e->length;
+        item->data = e->length ? g_memdup2(region + e->offset, e->length)
+                               : NULL;
+    }
+}
+
 static int metadata_check_length(uint32_t region_len, GError **errp)
 {
     if (region_len < VHDX_METADATA_TABLE_SIZE) {
@@ -458,6 +486,9 @@ static int metadata_decode_partial(const uint8_t *region,
     }
     if (ret == 0) {
         ret = metadata_decode_locator(region, entries, &slots, &tmp, errp);
+    }
+    if (ret == 0) {
+        metadata_decode_others(region, entries, count, &tmp);
     }
     if (ret < 0) {
         vhdx_metadata_clear(&tmp);
@@ -533,16 +564,16 @@ static void metadata_item_encode(const VhdxMetadata *md, KnownItemId k,
 }
 
 static void metadata_entry_encode(uint8_t *region, uint32_t i,
-                                  KnownItemId k, uint32_t offset,
-                                  uint32_t length)
+                                  const VhdxGuid *id, uint32_t flags,
+                                  uint32_t offset, uint32_t length)
 {
     uint8_t *p = region + VHDX_METADATA_HEADER_SIZE +
                  (size_t)i * VHDX_METADATA_ENTRY_SIZE;
 
-    memcpy(p + MTE_ITEM_ID, known_items[k].guid->bytes, 16);
-    vhdx_st32(p + MTE_OFFSET, offset);
+    memcpy(p + MTE_ITEM_ID, id->bytes, 16);
+    vhdx_st32(p + MTE_OFFSET, length ? offset : 0);
     vhdx_st32(p + MTE_LENGTH, length);
-    vhdx_st32(p + MTE_FLAGS, known_items[k].flags);
+    vhdx_st32(p + MTE_FLAGS, flags);
 }
 
 static int metadata_check_encodable(const VhdxMetadata *md, uint32_t len,
@@ -562,19 +593,39 @@ static int metadata_check_encodable(const VhdxMetadata *md, uint32_t len,
     if (ret == 0) {
         ret = metadata_check_length(len, errp);
     }
+    if (ret == 0 && ITEM_COUNT + md->n_others > VHDX_METADATA_MAX_ENTRIES) {
+        ret = vhdx_error(errp, ENOSPC, "VHDX metadata: %" PRIu32 " items "
+                         "exceed the table's %d entries",
+                         ITEM_COUNT + md->n_others,
+                         VHDX_METADATA_MAX_ENTRIES);
+    }
     return ret;
+}
+
+/* Reserves @size bytes for the next item; *@offset is where it goes */
+static int metadata_place_item(uint64_t *next, uint32_t size, uint32_t len,
+                               uint32_t *offset, GError **errp)
+{
+    if (*next + size > len) {
+        return vhdx_error(errp, ENOSPC, "VHDX metadata: items do not "
+                          "fit in a region of 0x%" PRIx32 " bytes", len);
+    }
+    *offset = *next;
+    *next = item_align(*next + size);
+    return 0;
 }
 
 /*
  * Items are packed right after the table, in the order of known_items,
- * each on an 8-byte boundary so its integers are naturally aligned.  The
- * parent locator, the only item whose size changes, comes last.
+ * each on an 8-byte boundary so its integers are naturally aligned, then
+ * the items kept from the file (an empty one takes no space).
  */
 int vhdx_metadata_encode(const VhdxMetadata *md, uint8_t *region,
                          uint32_t len, GError **errp)
 {
-    uint64_t offset = VHDX_METADATA_TABLE_SIZE;
-    uint32_t count = md->has_parent ? ITEM_COUNT : ITEM_PARENT_LOCATOR;
+    uint64_t next = VHDX_METADATA_TABLE_SIZE;
+    uint32_t known = md->has_parent ? ITEM_COUNT : ITEM_PARENT_LOCATOR;
+    uint32_t offset = 0;
     int ret;
 
     ret = metadata_check_encodable(md, len, errp);
@@ -583,24 +634,102 @@ int vhdx_metadata_encode(const VhdxMetadata *md, uint8_t *region,
     }
     memset(region, 0, len);
     memcpy(region + MT_SIGNATURE, VHDX_METADATA_SIGNATURE, 8);
-    vhdx_st16(region + MT_ENTRY_COUNT, count);
-    for (uint32_t k = 0; k < count; k++) {
+    vhdx_st16(region + MT_ENTRY_COUNT, known + md->n_others);
+    for (uint32_t k = 0; k < known; k++) {
         uint32_t size = known_items[k].size ? known_items[k].size :
                         md->parent_locator_len;
 
-        if (offset + size > len) {
-            return vhdx_error(errp, ENOSPC, "VHDX metadata: items do not "
-                              "fit in a region of 0x%" PRIx32 " bytes", len);
+        ret = metadata_place_item(&next, size, len, &offset, errp);
+        if (ret < 0) {
+            return ret;
         }
-        metadata_entry_encode(region, k, k, offset, size);
+        metadata_entry_encode(region, k, known_items[k].guid,
+                              known_items[k].flags, offset, size);
         metadata_item_encode(md, k, region + offset);
-        offset = item_align(offset + size);
+    }
+    for (uint32_t i = 0; i < md->n_others; i++) {
+        const VhdxMetadataItem *item = &md->others[i];
+
+        ret = metadata_place_item(&next, item->length, len, &offset, errp);
+        if (ret < 0) {
+            return ret;
+        }
+        metadata_entry_encode(region, known + i, &item->id, item->flags,
+                              offset, item->length);
+        if (item->length) {
+            memcpy(region + offset, item->data, item->length);
+        }
     }
     return 0;
 }
 
+const VhdxMetadataItem *vhdx_metadata_find_other(const VhdxMetadata *md,
+                                                 const VhdxGuid *id)
+{
+    for (uint32_t i = 0; i < md->n_others; i++) {
+        if (!(md->others[i].flags & MTE_IS_USER) &&
+            vhdx_guid_equal(&md->others[i].id, id)) {
+            return &md->others[i];
+        }
+    }
+    return NULL;
+}
+
+static void metadata_remove_other(VhdxMetadata *md, VhdxMetadataItem *item)
+{
+    uint32_t i = item - md->others;
+
+    g_free(item->data);
+    memmove(item, item + 1, (md->n_others - i - 1) * sizeof(*item));
+    md->n_others--;
+}
+
+void vhdx_metadata_set_other(VhdxMetadata *md, const VhdxGuid *id,
+                             uint32_t flags, uint8_t *data, uint32_t len)
+{
+    VhdxMetadataItem *item =
+        (VhdxMetadataItem *)vhdx_metadata_find_other(md, id);
+
+    g_assert(!(flags & MTE_IS_USER));
+    if (!data) {
+        if (item) {
+            metadata_remove_other(md, item);
+        }
+        return;
+    }
+    if (item) {
+        g_free(item->data);
+    } else {
+        md->others = g_renew(VhdxMetadataItem, md->others,
+                             md->n_others + 1);
+        item = &md->others[md->n_others++];
+        item->id = *id;
+    }
+    item->flags = flags;
+    item->length = len;
+    item->data = data;
+}
+
+void vhdx_metadata_copy(VhdxMetadata *dst, const VhdxMetadata *src)
+{
+    *dst = *src;
+    dst->parent_locator = src->parent_locator_len ?
+        g_memdup2(src->parent_locator, src->parent_locator_len) : NULL;
+    dst->others = src->n_others ? g_new0(VhdxMetadataItem, src->n_others)
+                                : NULL;
+    for (uint32_t i = 0; i < src->n_others; i++) {
+        dst->others[i] = src->others[i];
+        dst->others[i].data = src->others[i].length ?
+            g_memdup2(src->others[i].data, src->others[i].length) : NULL;
+    }
+}
+
 void vhdx_metadata_clear(VhdxMetadata *md)
 {
+    for (uint32_t i = 0; i < md->n_others; i++) {
+        g_free(md->others[i].data);
+    }
+    g_free(md->others);
     g_free(md->parent_locator);
     memset(md, 0, sizeof(*md));
 }

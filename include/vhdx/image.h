@@ -15,6 +15,7 @@
 #include "vhdx/alloc.h"
 #include "vhdx/bat.h"
 #include "vhdx/cache.h"
+#include "vhdx/grant.h"
 #include "vhdx/header.h"
 #include "vhdx/locator.h"
 #include "vhdx/log.h"
@@ -37,11 +38,14 @@
 #define VHDX_CACHE_DEFAULT_PAGES 1024
 
 typedef struct VhdxImage {
-    VhdxIO *io;
+    VhdxIO *io;                 /* how the image is read and written */
+    VhdxIO *file;               /* the file itself */
+    VhdxIO *shadow;             /* the in-memory view io is, or NULL */
     bool writable;
     VhdxHeaderState header;
     VhdxRegions regions;
     VhdxMetadata metadata;
+    VhdxGrants grants;          /* children kept across a merge */
     VhdxBatGeometry geo;
     VhdxCache *cache;
     VhdxAllocator alloc;
@@ -49,6 +53,7 @@ typedef struct VhdxImage {
     bool session_started;       /* FileWriteGuid and LogGuid are ours */
     bool data_guid_updated;     /* DataWriteGuid changed in this session */
     bool log_replayed;          /* open replayed a dirty log */
+    bool log_pending;           /* replayed in memory only (read-only) */
     uint64_t overlaps;          /* blocks sharing space (VHDX_OPEN_CHECK) */
 } VhdxImage;
 
@@ -78,9 +83,10 @@ typedef struct VhdxCreateParams {
 } VhdxCreateParams;
 
 /*
- * Opens the image on @io.  A writable open replays a dirty log first.  A
- * read-only open of an image whose log needs replaying fails with -EPERM
- * (and only then), so the caller can say how to replay it.
+ * Opens the image on @io.  A writable open replays a dirty log first; a
+ * read-only one replays it into memory (see vhdx/shadow.h) and reads the
+ * image as the log says, the file untouched until the image is written
+ * to (it must then have become writable).
  */
 int vhdx_image_open(VhdxIO *io, unsigned flags, VhdxImage **out,
                     GError **errp);
@@ -184,10 +190,18 @@ int vhdx_image_grow(VhdxImage *img, uint64_t new_size, GError **errp);
  * Points a differencing image at a new parent: rewrites the parent
  * locator item (and the metadata table around it) in one journaled
  * transaction, refused beforehand if it would not fit one log entry.
- * Metadata items this driver does not know are not kept.
+ * Metadata items this driver does not know are kept.
  */
 int vhdx_image_set_parent_locator(VhdxImage *img, const VhdxLocator *loc,
                                   GError **errp);
+
+/*
+ * Replaces the image's linkage grants (see vhdx/grant.h; none removes
+ * the item) in one journaled transaction of its own, committed before
+ * this returns: a new DataWriteGuid may follow it at once.
+ */
+int vhdx_image_set_grants(VhdxImage *img, const VhdxGrants *grants,
+                          GError **errp);
 
 /*
  * Drops every block: all BAT entries become not present (a child then

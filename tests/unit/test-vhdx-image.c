@@ -208,6 +208,107 @@ static void test_power_cut_during_flush(void)
     }
 }
 
+/* The kind and length of every extent: what a reader sees */
+static GString *image_layout(VhdxImage *img)
+{
+    GString *out = g_string_new(NULL);
+    uint64_t offset = 0;
+
+    while (offset < img->geo.virtual_size) {
+        VhdxExtent ext;
+
+        g_assert_cmpint(vhdx_image_map(img, offset, UINT64_MAX / 2, &ext,
+                                       NULL), ==, 0);
+        g_string_append_printf(out, "%d:%" G_GUINT64_FORMAT ":%"
+                               G_GUINT64_FORMAT " ", ext.kind,
+                               ext.file_offset, ext.length);
+        offset += ext.length;
+    }
+    return out;
+}
+
+/*
+ * A writer dies during a flush, at every write it makes: a read-only
+ * open writes nothing yet sees what a writable open (which replays the
+ * log into the file) sees; written to later, it replays the log into
+ * the file first and then works as usual.
+ */
+static void test_read_only_replays_in_memory(void)
+{
+    VhdxCreateParams p = dynamic_params(1024 * MiB, 1 * MiB);
+    g_autoptr(MemIO) base = created(&p);
+    unsigned total_writes, pending = 0;
+
+    {
+        g_autoptr(MemIO) probe = memio_dup(base);
+        VhdxImage *img = opened(probe, VHDX_OPEN_WRITE);
+
+        write_block(img, probe, 2, 0x11);
+        write_block(img, probe, 700, 0x22);
+        probe->writes = 0;
+        g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+        total_writes = probe->writes;
+        vhdx_image_free(img);
+    }
+
+    for (unsigned cut = 1; cut <= total_writes; cut++) {
+        g_autoptr(MemIO) m = memio_dup(base);
+        g_autoptr(MemIO) replayed = NULL;
+        g_autoptr(GString) want = NULL;
+        g_autoptr(GString) have = NULL;
+        VhdxImage *img = opened(m, VHDX_OPEN_WRITE);
+        unsigned writes;
+
+        write_block(img, m, 2, 0x11);
+        write_block(img, m, 700, 0x22);
+        m->writes = 0;
+        m->cut_after_writes = cut;
+        vhdx_image_flush(img, NULL);
+        vhdx_image_free(img);
+        m->cut_after_writes = 0;
+
+        replayed = memio_dup(m);
+        img = opened(replayed, VHDX_OPEN_WRITE);
+        want = image_layout(img);
+        vhdx_image_free(img);
+
+        writes = m->writes;
+        img = opened(m, 0);
+        have = image_layout(img);
+        g_assert_cmpstr(have->str, ==, want->str);
+        pending += img->log_pending;
+        g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+        g_assert_cmpuint(m->writes, ==, writes);
+
+        /* Made writable (a reopen), then written to */
+        img = opened(m, 0);
+        img->writable = true;
+        write_block(img, m, 5, 0x33);
+        g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+        img = opened(m, 0);
+        g_assert_false(img->log_pending);
+        /* The flushed blocks are as the replay had them, home now */
+        {
+            VhdxImage *ref = opened(replayed, 0);
+            VhdxExtent a, b;
+
+            g_assert_cmpint(vhdx_image_map(img, 2 * MiB, MiB, &a, NULL), ==,
+                            0);
+            g_assert_cmpint(vhdx_image_map(ref, 2 * MiB, MiB, &b, NULL), ==,
+                            0);
+            g_assert_cmpint(a.kind, ==, b.kind);
+            g_assert_cmpuint(a.file_offset, ==, b.file_offset);
+            vhdx_image_free(ref);
+        }
+        assert_extent(img, 5 * MiB, VHDX_EXTENT_DATA, MiB);
+        g_assert_cmpuint(vhdx_bat_state(raw_bat_entry(m, img, 700)), ==,
+                         vhdx_bat_state(raw_bat_entry(m, img, 2)));
+        vhdx_image_free(img);
+    }
+    /* Some cuts left the log holding what the file did not */
+    g_assert_cmpuint(pending, >, 0);
+}
+
 static void assert_open_fails(MemIO *m, unsigned flags, const char *needle)
 {
     VhdxImage *img = NULL;
@@ -636,6 +737,8 @@ int main(int argc, char **argv)
                     test_read_only_open_writes_nothing);
     g_test_add_func("/image/power-cut-during-flush",
                     test_power_cut_during_flush);
+    g_test_add_func("/image/read-only-replays-in-memory",
+                    test_read_only_replays_in_memory);
     g_test_add_func("/image/hostile", test_hostile_images);
     g_test_add_func("/image/freed-space-reuse",
                     test_freed_space_reused_after_commit);

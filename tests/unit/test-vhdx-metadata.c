@@ -296,13 +296,21 @@ static void test_decode_unknown_items(void)
     VhdxMetadata md;
     GError *err = NULL;
 
-    /* Optional unknown items, and an empty one, are ignored */
+    /* Optional unknown items, and an empty one, are kept as they are */
+    memset(region + 2 * TABLE_SIZE, 0xa5, 100);
     add_entry(region, &other_guid, 2 * TABLE_SIZE, 100, IS_VIRTUAL_DISK);
     add_entry(region, &vhdx_guid_bat_region, 0, 0, 0);
     g_assert_cmpint(vhdx_metadata_decode(region, REGION_SIZE, &md, &err),
                     ==, 0);
     g_assert_no_error(err);
     g_assert_cmpuint(md.block_size, ==, 32 * VHDX_MiB);
+    g_assert_cmpuint(md.n_others, ==, 2);
+    g_assert_true(vhdx_guid_equal(&md.others[0].id, &other_guid));
+    g_assert_cmpuint(md.others[0].flags, ==, IS_VIRTUAL_DISK);
+    g_assert_cmpuint(md.others[0].length, ==, 100);
+    g_assert_cmpmem(md.others[0].data, 100, region + 2 * TABLE_SIZE, 100);
+    g_assert_cmpuint(md.others[1].length, ==, 0);
+    g_assert_null(md.others[1].data);
     vhdx_metadata_clear(&md);
 
     /* A user item may reuse a system item's GUID */
@@ -312,6 +320,11 @@ static void test_decode_unknown_items(void)
                     ==, 0);
     g_assert_no_error(err);
     g_assert_cmpuint(md.block_size, ==, 32 * VHDX_MiB);
+    g_assert_cmpuint(md.n_others, ==, 3);
+    g_assert_cmpuint(md.others[2].flags, ==, IS_USER);
+    /* ... and is not what a lookup of system items finds */
+    g_assert_null(vhdx_metadata_find_other(&md,
+                                           &vhdx_guid_file_parameters));
     vhdx_metadata_clear(&md);
 
     add_entry(region, &other_guid, 4 * TABLE_SIZE, 4,
@@ -319,6 +332,65 @@ static void test_decode_unknown_items(void)
     decode_fails(region, REGION_SIZE, ENOTSUP,
                  "item 01234567-89ab-cdef-0123-456789abcdef is marked "
                  "IsRequired");
+}
+
+/* Decoding, encoding and decoding again keeps the other items intact */
+static void test_others_round_trip(void)
+{
+    g_autofree uint8_t *region = region_new(true);
+    g_autofree uint8_t *again = g_malloc(REGION_SIZE);
+    VhdxMetadata md, md2;
+    GError *err = NULL;
+
+    memset(region + 2 * TABLE_SIZE, 0x3c, 13);
+    add_entry(region, &other_guid, 2 * TABLE_SIZE, 13, 0);
+    add_entry(region, &vhdx_guid_page83, 3 * TABLE_SIZE, 16, IS_USER);
+    g_assert_cmpint(vhdx_metadata_decode(region, REGION_SIZE, &md, &err),
+                    ==, 0);
+    g_assert_cmpint(vhdx_metadata_encode(&md, again, REGION_SIZE, &err),
+                    ==, 0);
+    g_assert_cmpint(vhdx_metadata_decode(again, REGION_SIZE, &md2, &err),
+                    ==, 0);
+    g_assert_no_error(err);
+    g_assert_cmpuint(md2.n_others, ==, 2);
+    for (uint32_t i = 0; i < 2; i++) {
+        g_assert_true(vhdx_guid_equal(&md.others[i].id, &md2.others[i].id));
+        g_assert_cmpuint(md.others[i].flags, ==, md2.others[i].flags);
+        g_assert_cmpmem(md.others[i].data, md.others[i].length,
+                        md2.others[i].data, md2.others[i].length);
+    }
+    g_assert_cmpmem(md.parent_locator, md.parent_locator_len,
+                    md2.parent_locator, md2.parent_locator_len);
+    vhdx_metadata_clear(&md2);
+    vhdx_metadata_clear(&md);
+}
+
+/* Setting, replacing and removing an item; copies own their buffers */
+static void test_set_other(void)
+{
+    g_autofree uint8_t *region = g_malloc(REGION_SIZE);
+    VhdxMetadata md, copy;
+    GError *err = NULL;
+
+    make_md(&md, false);
+    vhdx_metadata_set_other(&md, &other_guid, 0, g_memdup2("abc", 3), 3);
+    vhdx_metadata_set_other(&md, &other_guid, 0, g_memdup2("wxyz", 4), 4);
+    g_assert_cmpuint(md.n_others, ==, 1);
+    g_assert_cmpmem(vhdx_metadata_find_other(&md, &other_guid)->data, 4,
+                    "wxyz", 4);
+    vhdx_metadata_copy(&copy, &md);
+    vhdx_metadata_set_other(&md, &other_guid, 0, NULL, 0);
+    g_assert_cmpuint(md.n_others, ==, 0);
+    g_assert_null(vhdx_metadata_find_other(&md, &other_guid));
+    g_assert_cmpmem(vhdx_metadata_find_other(&copy, &other_guid)->data, 4,
+                    "wxyz", 4);
+    g_assert_cmpint(vhdx_metadata_encode(&copy, region, REGION_SIZE, &err),
+                    ==, 0);
+    g_assert_no_error(err);
+    g_assert_cmpuint(entry_count(region), ==, 6);
+    g_assert_cmpmem(item(region, &other_guid), 4, "wxyz", 4);
+    vhdx_metadata_clear(&md);
+    vhdx_metadata_clear(&copy);
 }
 
 static void test_decode_duplicate(void)
@@ -520,6 +592,8 @@ int main(int argc, char **argv)
                     test_decode_bad_placement);
     g_test_add_func("/metadata/decode-unknown-items",
                     test_decode_unknown_items);
+    g_test_add_func("/metadata/others-round-trip", test_others_round_trip);
+    g_test_add_func("/metadata/set-other", test_set_other);
     g_test_add_func("/metadata/decode-duplicate", test_decode_duplicate);
     g_test_add_func("/metadata/decode-too-many-user-items",
                     test_decode_too_many_user_items);

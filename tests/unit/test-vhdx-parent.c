@@ -327,6 +327,131 @@ static void test_child_make_empty(void)
     vhdx_image_free(img);
 }
 
+/* ---- linkage grants ---- */
+
+static void some_grants(VhdxGrants *g)
+{
+    memset(g, 0, sizeof(*g));
+    for (int i = 0; i < 3; i++) {
+        VhdxGuid child, linkage;
+
+        vhdx_guid_generate(&child);
+        vhdx_guid_generate(&linkage);
+        vhdx_grants_add(g, &child, &linkage);
+    }
+}
+
+static VhdxImage *reopened(MemIO *m)
+{
+    VhdxImage *img = NULL;
+
+    g_assert_cmpint(vhdx_image_open(memio_io(m), 0, &img, NULL), ==, 0);
+    return img;
+}
+
+/*
+ * Grants persist, survive a rewrite of the parent locator (the child of
+ * a merge may itself be the parent of another one), and go away again
+ */
+static void test_grants_persist(void)
+{
+    VhdxGuid pg;
+    g_autoptr(MemIO) m = NULL;
+    VhdxImage *img;
+    VhdxLocator loc;
+    VhdxGrants g;
+
+    vhdx_guid_generate(&pg);
+    m = created_child(64 * MiB, MiB, 512, &pg);
+    some_grants(&g);
+    img = opened_for_writing(m);
+    g_assert_cmpint(vhdx_image_set_grants(img, &g, NULL), ==, 0);
+    g_assert_true(vhdx_grants_equal(&img->grants, &g));
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+
+    img = opened_for_writing(m);
+    g_assert_true(vhdx_grants_equal(&img->grants, &g));
+    vhdx_parent_locator_build(&loc, "/elsewhere/new.vhdx", "/vm", &pg);
+    g_assert_cmpint(vhdx_image_set_parent_locator(img, &loc, NULL), ==, 0);
+    vhdx_locator_clear(&loc);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+
+    img = reopened(m);
+    g_assert_true(vhdx_grants_equal(&img->grants, &g));
+    g_assert_cmpint(vhdx_locator_decode(img->metadata.parent_locator,
+                                        img->metadata.parent_locator_len,
+                                        &loc, NULL), ==, 0);
+    g_assert_cmpstr(vhdx_locator_get(&loc, "absolute_win32_path"), ==,
+                    "/elsewhere/new.vhdx");
+    vhdx_locator_clear(&loc);
+    vhdx_image_free(img);
+
+    memset(&g, 0, sizeof(g));
+    img = opened_for_writing(m);
+    g_assert_cmpint(vhdx_image_set_grants(img, &g, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+    img = reopened(m);
+    g_assert_cmpuint(img->grants.count, ==, 0);
+    g_assert_null(vhdx_metadata_find_other(&img->metadata,
+                                           &vhdx_guid_linkage_grants));
+    vhdx_image_free(img);
+}
+
+/* A power cut at any write leaves the old grants or the new ones */
+static void test_grants_power_cut(void)
+{
+    VhdxGuid pg;
+    g_autoptr(MemIO) m = NULL;
+    unsigned writes, old_seen = 0, new_seen = 0;
+    VhdxGrants old, g;
+    VhdxImage *img;
+
+    vhdx_guid_generate(&pg);
+    m = created_child(64 * MiB, MiB, 512, &pg);
+    some_grants(&old);
+    some_grants(&g);
+    img = opened_for_writing(m);
+    g_assert_cmpint(vhdx_image_set_grants(img, &old, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+
+    /* How many writes a change of grants takes, up to the close */
+    {
+        g_autoptr(MemIO) t = memio_dup(m);
+
+        g_assert_cmpint(vhdx_image_open(memio_io(t), VHDX_OPEN_WRITE, &img,
+                                        NULL), ==, 0);
+        writes = t->writes;
+        g_assert_cmpint(vhdx_image_begin_write(img, false, NULL), ==, 0);
+        g_assert_cmpint(vhdx_image_set_grants(img, &g, NULL), ==, 0);
+        g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+        writes = t->writes - writes;
+    }
+    for (unsigned cut = 1; cut <= writes; cut++) {
+        g_autoptr(MemIO) t = memio_dup(m);
+
+        g_assert_cmpint(vhdx_image_open(memio_io(t), VHDX_OPEN_WRITE, &img,
+                                        NULL), ==, 0);
+        t->cut_after_writes = t->writes + cut;
+        if (vhdx_image_begin_write(img, false, NULL) == 0) {
+            vhdx_image_set_grants(img, &g, NULL);
+        }
+        vhdx_image_close(img, NULL);
+
+        t->cut_after_writes = 0;
+        g_assert_cmpint(vhdx_image_open(memio_io(t), VHDX_OPEN_WRITE, &img,
+                                        NULL), ==, 0);
+        if (vhdx_grants_equal(&img->grants, &old)) {
+            old_seen++;
+        } else {
+            g_assert_true(vhdx_grants_equal(&img->grants, &g));
+            new_seen++;
+        }
+        g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+    }
+    g_assert_cmpuint(old_seen, >, 0);
+    g_assert_cmpuint(new_seen, >, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -340,5 +465,7 @@ int main(int argc, char **argv)
     g_test_add_func("/parent/child-bitmap-spans-pages",
                     test_child_bitmap_spans_pages);
     g_test_add_func("/parent/child-make-empty", test_child_make_empty);
+    g_test_add_func("/parent/grants-persist", test_grants_persist);
+    g_test_add_func("/parent/grants-power-cut", test_grants_power_cut);
     return g_test_run();
 }

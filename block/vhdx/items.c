@@ -1,0 +1,130 @@
+/*
+ * Changing metadata items of an open image: the parent locator and the
+ * linkage grants
+ *
+ * The whole metadata region is encoded anew and written through the
+ * metadata cache as one journaled transaction, so a crash leaves either
+ * the old or the new items.  Items this implementation does not know are
+ * carried over unchanged.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "vhdx/error.h"
+#include "vhdx/image.h"
+
+#include <errno.h>
+
+/* Counts the cached pages of [offset, offset + len) that differ from @buf */
+static int items_count_changed_pages(VhdxImage *img, uint64_t offset,
+                                     const uint8_t *buf, uint64_t len,
+                                     size_t *changed, GError **errp)
+{
+    *changed = 0;
+    for (uint64_t done = 0; done < len; done += VHDX_CACHE_PAGE_SIZE) {
+        uint8_t *page;
+        int ret = vhdx_cache_get(img->cache, offset + done, &page, errp);
+
+        if (ret < 0) {
+            return ret;
+        }
+        if (memcmp(page, buf + done, VHDX_CACHE_PAGE_SIZE)) {
+            (*changed)++;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Writes @md as the image's metadata in a transaction alone, refused
+ * beforehand if it would not fit one log entry.  The image's view of its
+ * metadata is then decoded from what was written, so that it also knows
+ * where each item now lies.
+ */
+static int items_rewrite(VhdxImage *img, const VhdxMetadata *md,
+                         const char *what, GError **errp)
+{
+    uint32_t len = img->regions.metadata_length;
+    g_autofree uint8_t *region = g_malloc0(len);
+    VhdxMetadata written = { 0 };
+    size_t changed = 0;
+    int ret;
+
+    g_assert(img->session_started);
+    ret = vhdx_metadata_encode(md, region, len, errp);
+    if (ret == 0) {
+        ret = vhdx_metadata_decode(region, len, &written, errp);
+    }
+    if (ret == 0) {
+        /* Earlier changes go first, so this one is a transaction alone */
+        ret = vhdx_cache_commit(img->cache, errp);
+    }
+    if (ret == 0) {
+        ret = items_count_changed_pages(img, img->regions.metadata_offset,
+                                        region, len, &changed, errp);
+    }
+    if (ret == 0 && changed > vhdx_log_max_sectors_per_entry(&img->log)) {
+        ret = vhdx_error(errp, ENOSPC, "VHDX: rewriting the %s changes %zu "
+                         "metadata pages, more than one log entry holds; "
+                         "the log is too small", what, changed);
+    }
+    if (ret == 0) {
+        ret = vhdx_cache_write(img->cache, img->regions.metadata_offset,
+                               region, len, errp);
+    }
+    if (ret == 0) {
+        ret = vhdx_cache_commit(img->cache, errp);
+    }
+    if (ret < 0) {
+        vhdx_metadata_clear(&written);
+        return ret;
+    }
+    vhdx_metadata_clear(&img->metadata);
+    img->metadata = written;
+    return 0;
+}
+
+int vhdx_image_set_parent_locator(VhdxImage *img, const VhdxLocator *loc,
+                                  GError **errp)
+{
+    g_autofree uint8_t *item = NULL;
+    VhdxMetadata md;
+    size_t item_len;
+    int ret;
+
+    g_assert(img->metadata.has_parent);
+    ret = vhdx_locator_encode(loc, &item, &item_len, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    vhdx_metadata_copy(&md, &img->metadata);
+    g_free(md.parent_locator);
+    md.parent_locator = g_steal_pointer(&item);
+    md.parent_locator_len = item_len;
+    ret = items_rewrite(img, &md, "parent locator", errp);
+    vhdx_metadata_clear(&md);
+    return ret;
+}
+
+int vhdx_image_set_grants(VhdxImage *img, const VhdxGrants *grants,
+                          GError **errp)
+{
+    uint8_t *item = NULL;
+    uint32_t item_len = 0;
+    VhdxMetadata md;
+    int ret;
+
+    if (grants->count) {
+        item = vhdx_grants_encode(grants, &item_len);
+    }
+    vhdx_metadata_copy(&md, &img->metadata);
+    /* Not required: other implementations may ignore it */
+    vhdx_metadata_set_other(&md, &vhdx_guid_linkage_grants, 0, item,
+                            item_len);
+    ret = items_rewrite(img, &md, "linkage grants", errp);
+    vhdx_metadata_clear(&md);
+    if (ret == 0) {
+        img->grants = *grants;
+    }
+    return ret;
+}
