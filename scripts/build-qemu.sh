@@ -70,6 +70,7 @@ main() {
     configure
     build
     link_firmware
+    bash "$ROOT/scripts/install-tools.sh"    # vhdx-merge next to qemu-img
 }
 
 main "$@"
