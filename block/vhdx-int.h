@@ -2,10 +2,10 @@
  * Block driver for VHDX images: what the glue's files share
  *
  * Private to block/vhdx.c (the BlockDriver, open/close, payload I/O),
- * block/vhdx-create.c (creating images) and block/vhdx-parent.c
- * (differencing images): the driver's state and the few functions one
- * of them calls in another.  The format core's own API is in
- * include/vhdx/.
+ * block/vhdx-create.c (creating images), block/vhdx-parent.c
+ * (differencing images) and block/vhdx-grant.c (linkage grants): the
+ * driver's state and the few functions one of them calls in another.
+ * The format core's own API is in include/vhdx/.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -48,6 +48,10 @@ typedef struct BDRVVHDXState {
     char *parent_path;          /* where the parent was found (full path) */
     Error *parent_missing;      /* no candidate exists: says what was tried */
     bool check_parent_linkage;
+    /* Accepted by a grant: the images it must be read through */
+    VhdxGuid *grant_vias;
+    unsigned n_grant_vias;
+    bool grant_read_refused;    /* said so once */
 } BDRVVHDXState;
 
 /* What a child needs to know of its parent: read from the parent file */
@@ -82,12 +86,23 @@ vhdx_co_change_backing_file(BlockDriverState *bs, const char *backing_file,
                             const char *backing_fmt);
 int GRAPH_RDLOCK vhdx_make_empty(BlockDriverState *bs);
 
+/* vhdx-grant.c */
 /*
  * Starts a change of guest-visible data (vhdx_image_begin_write with a
  * new DataWriteGuid), first granting the children open on @bs that they
- * may keep their linkage.  Called with s->lock held.
+ * may keep their linkage; later in the session, drops the grants of
+ * children no longer open.  Called with s->lock held.
  */
 int coroutine_fn GRAPH_RDLOCK
 vhdx_begin_data_change(BlockDriverState *bs, GError **errp);
+/*
+ * The linkage check of @bs against @parent, grants included: 0 accepted,
+ * a negative errno (with @errp set) refused by the grants' rules, 1 for
+ * neither (the caller decides and says why).
+ */
+int GRAPH_RDLOCK vhdx_check_linkage(BlockDriverState *bs,
+                                    BlockDriverState *parent, Error **errp);
+/* Before reading through the parent: -EIO if a grant forbids it here */
+int GRAPH_RDLOCK vhdx_check_read_through(BlockDriverState *bs);
 
 #endif /* BLOCK_VHDX_INT_H */

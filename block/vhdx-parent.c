@@ -5,11 +5,10 @@
  * points (the parent's path, loops and depth of the chain); the check
  * that an attached parent is the very image the child was made on;
  * reading a parent's header; rewriting the locator on rebase and after
- * a commit; and, on the parent's side, the linkage grants that keep the
- * children in a merge valid while the parent's data changes under them
- * (include/vhdx/grant.h).  The locator itself is parsed and built by the format
- * core (include/vhdx/parent.h); this file maps it onto QEMU's backing
- * files.
+ * a commit.  Linkage grants (a parent keeping the children of a merge
+ * valid) are in vhdx-grant.c.  The locator itself is parsed and built by
+ * the format core (include/vhdx/parent.h); this file maps it onto QEMU's
+ * backing files.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -225,95 +224,6 @@ char *vhdx_dirname(BlockDriverState *bs, Error **errp)
 /* ---- the parent attached: linkage, rebase, commit ---- */
 
 /*
- * Whether the child state @s accepts the parent state @ps: the parent's
- * DataWriteGuid is the child's linkage (or linkage2), or the parent
- * granted the child that linkage when its DataWriteGuid changed during a
- * merge.  *@kept (if not NULL) is the linkage value that matched.
- */
-static bool vhdx_linkage_kept(BDRVVHDXState *s, BDRVVHDXState *ps,
-                              VhdxGuid *kept)
-{
-    const VhdxGuid *dwg = &ps->img->header.current.data_write_guid;
-    const VhdxGuid *page83 = &s->img->metadata.page83;
-    const VhdxGuid *linkage[2] = {
-        &s->parent.linkage,
-        s->parent.has_linkage2 ? &s->parent.linkage2 : NULL,
-    };
-
-    for (int i = 0; i < 2; i++) {
-        if (linkage[i] &&
-            (vhdx_guid_equal(linkage[i], dwg) ||
-             vhdx_grants_find(&ps->img->grants, page83, linkage[i]))) {
-            if (kept) {
-                *kept = *linkage[i];
-            }
-            return true;
-        }
-    }
-    return false;
-}
-
-/*
- * The children open on @bs that accept it now, with the linkage each one
- * keeps.  Only VHDX nodes that have @bs as their backing file count:
- * these are the images of a commit or stream whose data is about to go
- * into @bs (their own content stays the same).
- */
-static void GRAPH_RDLOCK vhdx_open_children_grants(BlockDriverState *bs,
-                                                   VhdxGrants *grants)
-{
-    BDRVVHDXState *s = bs->opaque;
-    BdrvChild *c;
-
-    memset(grants, 0, sizeof(*grants));
-    QLIST_FOREACH(c, &bs->parents, next_parent) {
-        BlockDriverState *child;
-        BDRVVHDXState *cs;
-        VhdxGuid kept;
-
-        if (c->klass != &child_of_bds) {
-            continue;
-        }
-        child = c->opaque;
-        if (child->backing != c || !vhdx_is_vhdx_node(child)) {
-            continue;
-        }
-        cs = child->opaque;
-        if (cs->img && cs->img->metadata.has_parent &&
-            vhdx_linkage_kept(cs, s, &kept) &&
-            !vhdx_grants_add(grants, &cs->img->metadata.page83, &kept)) {
-            warn_report("VHDX image '%s': more than %d children open on "
-                        "it; not all of them will accept it after this "
-                        "change", bs->filename, VHDX_GRANTS_MAX);
-        }
-    }
-}
-
-int coroutine_fn GRAPH_RDLOCK
-vhdx_begin_data_change(BlockDriverState *bs, GError **errp)
-{
-    BDRVVHDXState *s = bs->opaque;
-    VhdxGrants grants;
-    int ret;
-
-    if (s->img->data_guid_updated) {
-        return 0;
-    }
-    vhdx_open_children_grants(bs, &grants);
-    if (!vhdx_grants_equal(&grants, &s->img->grants)) {
-        /* Durable before the new DataWriteGuid: set_grants commits */
-        ret = vhdx_image_begin_write(s->img, false, errp);
-        if (ret == 0) {
-            ret = vhdx_image_set_grants(s->img, &grants, errp);
-        }
-        if (ret < 0) {
-            return ret;
-        }
-    }
-    return vhdx_image_begin_write(s->img, true, errp);
-}
-
-/*
  * Every way a parent gets attached ends here (see patches/0003): it must
  * be a VHDX image, and the very one this child was made on.
  */
@@ -325,6 +235,7 @@ int GRAPH_RDLOCK vhdx_check_backing(BlockDriverState *bs,
     char want[VHDX_GUID_STRING_LEN], have[VHDX_GUID_STRING_LEN];
     const VhdxGuid *guid;
     BDRVVHDXState *ps;
+    int ret;
 
     if (!s->img->metadata.has_parent) {
         error_setg(errp, "VHDX image '%s' is not a differencing image and "
@@ -341,8 +252,9 @@ int GRAPH_RDLOCK vhdx_check_backing(BlockDriverState *bs,
     }
     ps = parent->opaque;
     guid = &ps->img->header.current.data_write_guid;
-    if (vhdx_linkage_kept(s, ps, NULL)) {
-        return 0;
+    ret = vhdx_check_linkage(bs, parent, errp);
+    if (ret <= 0) {
+        return ret;
     }
     /*
      * An image already below the parent in this chain: QEMU is cutting
@@ -562,7 +474,10 @@ static int coroutine_fn GRAPH_RDLOCK vhdx_co_make_empty(BlockDriverState *bs)
     int ret;
 
     qemu_co_mutex_lock(&s->lock);
-    ret = vhdx_image_make_empty(s->img, &gerr);
+    ret = vhdx_begin_data_change(bs, &gerr);
+    if (ret == 0) {
+        ret = vhdx_image_make_empty(s->img, &gerr);
+    }
     if (ret == 0) {
         ret = vhdx_image_begin_write(s->img, false, &gerr);
     }

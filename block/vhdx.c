@@ -158,7 +158,8 @@ static int GRAPH_RDLOCK vhdx_open_image(BlockDriverState *bs, int flags,
     GError *gerr = NULL;
     int ret;
 
-    if (flags & BDRV_O_RDWR) {
+    /* An inactive image (a migration target) must not be written yet */
+    if ((flags & BDRV_O_RDWR) && !(flags & BDRV_O_INACTIVE)) {
         core_flags |= VHDX_OPEN_WRITE;
     }
     if (flags & BDRV_O_CHECK) {
@@ -246,6 +247,7 @@ static void vhdx_close(BlockDriverState *bs)
     g_clear_pointer(&s->parent_path, g_free);
     error_free(s->parent_missing);
     s->parent_missing = NULL;
+    g_clear_pointer(&s->grant_vias, g_free);
     if (!s->img) {
         return;
     }
@@ -372,16 +374,52 @@ static void vhdx_recycle_freed(BDRVVHDXState *s)
 
 /* ---- reading ---- */
 
+/*
+ * Payload of an image opened read-only with its log replayed in memory:
+ * read through the in-memory view, which shows what the log changes even
+ * there (a log entry may zero payload).  Only until the image is closed
+ * or written to, so a bounce buffer will do.
+ */
+static int coroutine_fn GRAPH_RDLOCK
+vhdx_read_pending(BlockDriverState *bs, const VhdxExtent *ext,
+                  QEMUIOVector *qiov, size_t qiov_offset)
+{
+    BDRVVHDXState *s = bs->opaque;
+    g_autofree uint8_t *buf = g_try_malloc(ext->length);
+    int ret;
+
+    if (!buf) {
+        return -ENOMEM;
+    }
+    qemu_co_mutex_lock(&s->lock);
+    ret = vhdx_io_pread(s->img->io, ext->file_offset, buf, ext->length);
+    qemu_co_mutex_unlock(&s->lock);
+    if (ret == 0) {
+        qemu_iovec_from_buf(qiov, qiov_offset, buf, ext->length);
+    }
+    return ret;
+}
+
 static int coroutine_fn GRAPH_RDLOCK
 vhdx_read_extent(BlockDriverState *bs, const VhdxExtent *ext, int64_t offset,
                  QEMUIOVector *qiov, size_t qiov_offset)
 {
+    BDRVVHDXState *s = bs->opaque;
+
     switch (ext->kind) {
     case VHDX_EXTENT_DATA:
+        if (s->img->log_pending) {
+            return vhdx_read_pending(bs, ext, qiov, qiov_offset);
+        }
         return bdrv_co_preadv_part(bs->file, ext->file_offset, ext->length,
                                    qiov, qiov_offset, 0);
     case VHDX_EXTENT_UNALLOCATED:
         if (bs->backing) {
+            int ret = vhdx_check_read_through(bs);
+
+            if (ret < 0) {
+                return ret;
+            }
             return bdrv_co_preadv_part(bs->backing, offset, ext->length,
                                        qiov, qiov_offset, 0);
         }
@@ -842,7 +880,13 @@ vhdx_co_truncate(BlockDriverState *bs, int64_t offset, bool exact,
         return -ENOTSUP;
     }
     qemu_co_mutex_lock(&s->lock);
-    ret = vhdx_image_grow(s->img, offset, &gerr);
+    ret = vhdx_image_check_grow(s->img, offset, &gerr);
+    if (ret == 0 && offset != s->img->geo.virtual_size) {
+        ret = vhdx_begin_data_change(bs, &gerr);
+        if (ret == 0) {
+            ret = vhdx_image_grow(s->img, offset, &gerr);
+        }
+    }
     qemu_co_mutex_unlock(&s->lock);
     vhdx_propagate(bs, errp, gerr);
     return ret;

@@ -187,6 +187,11 @@ void vhdx_cache_mark_dirty(VhdxCache *c, uint64_t offset)
     }
 }
 
+size_t vhdx_cache_max_dirty(const VhdxCache *c)
+{
+    return c->max_dirty;
+}
+
 size_t vhdx_cache_dirty_count(const VhdxCache *c)
 {
     return c->dirty;

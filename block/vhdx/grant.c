@@ -2,8 +2,8 @@
  * Linkage grants: a parent vouching for children across a merge
  *
  * The item: "qvgrants" (8 bytes), Version (4, value 1), Count (4), then
- * Count entries of two GUIDs in on-disk byte order, the child's Page 83
- * data and the linkage GUID it keeps.
+ * Count entries of three GUIDs in on-disk byte order: the child's Page 83
+ * data, the linkage GUID it keeps, the Page 83 data of the via image.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -16,7 +16,7 @@
 #define GRANTS_SIGNATURE        "qvgrants"
 #define GRANTS_VERSION          1
 #define GRANTS_HEADER_SIZE      16
-#define GRANT_ENTRY_SIZE        32
+#define GRANT_ENTRY_SIZE        48
 
 /* {3506c757-d3dc-4134-971e-b0cb764d4598} */
 const VhdxGuid vhdx_guid_linkage_grants =
@@ -43,6 +43,7 @@ bool vhdx_grants_decode(const uint8_t *item, uint32_t len, VhdxGrants *g)
 
         memcpy(g->entries[i].child.bytes, p, 16);
         memcpy(g->entries[i].linkage.bytes, p + 16, 16);
+        memcpy(g->entries[i].via.bytes, p + 32, 16);
     }
     g->count = count;
     return true;
@@ -62,35 +63,63 @@ uint8_t *vhdx_grants_encode(const VhdxGrants *g, uint32_t *len)
 
         memcpy(p, g->entries[i].child.bytes, 16);
         memcpy(p + 16, g->entries[i].linkage.bytes, 16);
+        memcpy(p + 32, g->entries[i].via.bytes, 16);
     }
     return item;
 }
 
-bool vhdx_grants_find(const VhdxGrants *g, const VhdxGuid *child,
-                      const VhdxGuid *linkage)
+static bool grant_equal(const VhdxGrant *a, const VhdxGrant *b)
+{
+    return vhdx_guid_equal(&a->child, &b->child) &&
+           vhdx_guid_equal(&a->linkage, &b->linkage) &&
+           vhdx_guid_equal(&a->via, &b->via);
+}
+
+bool vhdx_grants_contain(const VhdxGrants *g, const VhdxGrant *grant)
 {
     for (uint32_t i = 0; i < g->count; i++) {
-        if (vhdx_guid_equal(&g->entries[i].child, child) &&
-            vhdx_guid_equal(&g->entries[i].linkage, linkage)) {
+        if (grant_equal(&g->entries[i], grant)) {
             return true;
         }
     }
     return false;
 }
 
-bool vhdx_grants_add(VhdxGrants *g, const VhdxGuid *child,
-                     const VhdxGuid *linkage)
+unsigned vhdx_grants_vias(const VhdxGrants *g, const VhdxGuid *child,
+                          const VhdxGuid *linkage, VhdxGuid *vias)
 {
-    if (vhdx_grants_find(g, child, linkage)) {
+    unsigned n = 0;
+
+    for (uint32_t i = 0; i < g->count; i++) {
+        if (vhdx_guid_equal(&g->entries[i].child, child) &&
+            vhdx_guid_equal(&g->entries[i].linkage, linkage)) {
+            vias[n++] = g->entries[i].via;
+        }
+    }
+    return n;
+}
+
+bool vhdx_grants_add(VhdxGrants *g, const VhdxGrant *grant)
+{
+    if (vhdx_grants_contain(g, grant)) {
         return true;
     }
     if (g->count == VHDX_GRANTS_MAX) {
         return false;
     }
-    g->entries[g->count].child = *child;
-    g->entries[g->count].linkage = *linkage;
-    g->count++;
+    g->entries[g->count++] = *grant;
     return true;
+}
+
+void vhdx_grants_intersect(const VhdxGrants *a, const VhdxGrants *b,
+                           VhdxGrants *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (uint32_t i = 0; i < a->count; i++) {
+        if (vhdx_grants_contain(b, &a->entries[i])) {
+            vhdx_grants_add(out, &a->entries[i]);
+        }
+    }
 }
 
 bool vhdx_grants_equal(const VhdxGrants *a, const VhdxGrants *b)
@@ -99,8 +128,7 @@ bool vhdx_grants_equal(const VhdxGrants *a, const VhdxGrants *b)
         return false;
     }
     for (uint32_t i = 0; i < a->count; i++) {
-        if (!vhdx_grants_find(b, &a->entries[i].child,
-                              &a->entries[i].linkage)) {
+        if (!vhdx_grants_contain(b, &a->entries[i])) {
             return false;
         }
     }

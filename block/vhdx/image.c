@@ -67,12 +67,25 @@ static int image_replay_log_in_memory(VhdxImage *img, GError **errp)
 {
     VhdxHeader *h = &img->header.current;
     bool replayed;
+    GError *err = NULL;
+    int ret;
 
     img->shadow = vhdx_shadow_new(img->io);
     img->io = img->shadow;
     img->log_pending = true;
-    return vhdx_log_replay(img->io, h->log_offset, h->log_length,
-                           &h->log_guid, &replayed, errp);
+    ret = vhdx_log_replay(img->io, h->log_offset, h->log_length,
+                          &h->log_guid, &replayed, &err);
+    if (ret == -EFBIG) {
+        g_error_free(err);
+        return vhdx_error(errp, EFBIG, "VHDX log holds more changes than a "
+                          "read-only open replays in memory; open the image "
+                          "read-write, or run 'qemu-img check -r all', to "
+                          "replay it");
+    }
+    if (ret < 0) {
+        g_propagate_error(errp, err);
+    }
+    return ret;
 }
 
 /*
@@ -656,7 +669,21 @@ int vhdx_image_make_clean(VhdxImage *img, GError **errp)
 {
     int ret;
 
-    if (!img->writable || !img->session_started) {
+    if (!img->writable) {
+        return 0;
+    }
+    /*
+     * Opened read-only with a dirty log, made writable, never written:
+     * the log still waits to be written home, which a clean image must
+     * not leave behind.
+     */
+    if (img->log_pending) {
+        ret = vhdx_image_begin_write(img, false, errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (!img->session_started) {
         return 0;
     }
     ret = vhdx_image_flush(img, errp);

@@ -14,6 +14,14 @@
 #include "vhdx/image.h"
 
 #include <errno.h>
+#include <inttypes.h>
+
+/*
+ * Regions are only read this far (vhdx_metadata_load): a longer one is
+ * not rewritten, which would also mean walking gigabytes for a hostile
+ * region length.
+ */
+#define ITEMS_REGION_MAX (16 * VHDX_MiB)
 
 /* Counts the cached pages of [offset, offset + len) that differ from @buf */
 static int items_count_changed_pages(VhdxImage *img, uint64_t offset,
@@ -45,12 +53,21 @@ static int items_rewrite(VhdxImage *img, const VhdxMetadata *md,
                          const char *what, GError **errp)
 {
     uint32_t len = img->regions.metadata_length;
-    g_autofree uint8_t *region = g_malloc0(len);
+    g_autofree uint8_t *region = NULL;
     VhdxMetadata written = { 0 };
-    size_t changed = 0;
+    size_t changed = 0, max_changed;
     int ret;
 
     g_assert(img->session_started);
+    if (len > ITEMS_REGION_MAX) {
+        return vhdx_error(errp, ENOTSUP, "VHDX: the metadata region of "
+                          "0x%" PRIx32 " bytes is too large to rewrite the "
+                          "%s", len, what);
+    }
+    /* One transaction: what one log entry and the cache both take */
+    max_changed = MIN(vhdx_log_max_sectors_per_entry(&img->log),
+                      vhdx_cache_max_dirty(img->cache));
+    region = g_malloc0(len);
     ret = vhdx_metadata_encode(md, region, len, errp);
     if (ret == 0) {
         ret = vhdx_metadata_decode(region, len, &written, errp);
@@ -63,7 +80,7 @@ static int items_rewrite(VhdxImage *img, const VhdxMetadata *md,
         ret = items_count_changed_pages(img, img->regions.metadata_offset,
                                         region, len, &changed, errp);
     }
-    if (ret == 0 && changed > vhdx_log_max_sectors_per_entry(&img->log)) {
+    if (ret == 0 && changed > max_changed) {
         ret = vhdx_error(errp, ENOSPC, "VHDX: rewriting the %s changes %zu "
                          "metadata pages, more than one log entry holds; "
                          "the log is too small", what, changed);

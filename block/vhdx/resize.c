@@ -17,7 +17,8 @@
 #include <errno.h>
 #include <inttypes.h>
 
-static int grow_check(const VhdxImage *img, uint64_t new_size, GError **errp)
+int vhdx_image_check_grow(const VhdxImage *img, uint64_t new_size,
+                          GError **errp)
 {
     uint32_t lss = img->geo.logical_sector_size;
 
@@ -201,7 +202,7 @@ int vhdx_image_grow(VhdxImage *img, uint64_t new_size, GError **errp)
     uint64_t new_len;
     int ret;
 
-    ret = grow_check(img, new_size, errp);
+    ret = vhdx_image_check_grow(img, new_size, errp);
     if (ret < 0 || new_size == img->geo.virtual_size) {
         return ret;
     }

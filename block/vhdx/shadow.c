@@ -20,6 +20,14 @@
 
 #define PAGE_SIZE 4096
 
+/*
+ * A log holds at most a few MiB of metadata changes in practice; these
+ * bounds keep a hostile one from costing much memory or time (every
+ * read looks at every zero range, every zero range at every page).
+ */
+#define SHADOW_MAX_PAGES        16384   /* 64 MiB */
+#define SHADOW_MAX_ZERO_RANGES  4096
+
 typedef struct ZeroRange {
     uint64_t start;
     uint64_t end;
@@ -94,6 +102,9 @@ static int shadow_page(Shadow *sh, uint64_t index, uint8_t **page)
     if (*page) {
         return 0;
     }
+    if (g_hash_table_size(sh->pages) >= SHADOW_MAX_PAGES) {
+        return -EFBIG;
+    }
     *page = g_malloc(PAGE_SIZE);
     ret = shadow_read_file(sh, index * PAGE_SIZE, *page, PAGE_SIZE);
     if (ret < 0) {
@@ -154,6 +165,9 @@ static int shadow_pwrite_zeroes(VhdxIO *io, uint64_t offset, uint64_t len)
     }
     if (len == 0) {
         return 0;
+    }
+    if (sh->zeros->len >= SHADOW_MAX_ZERO_RANGES) {
+        return -EFBIG;
     }
     shadow_grow(sh, z.end);
     g_array_append_val(sh->zeros, z);

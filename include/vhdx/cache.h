@@ -49,6 +49,9 @@ void vhdx_cache_mark_dirty(VhdxCache *c, uint64_t offset);
 
 size_t vhdx_cache_dirty_count(const VhdxCache *c);
 
+/* How many pages one transaction holds at most (see vhdx_cache_new) */
+size_t vhdx_cache_max_dirty(const VhdxCache *c);
+
 /* Commits every dirty page through the commit callback */
 int vhdx_cache_commit(VhdxCache *c, GError **errp);
 

@@ -186,6 +186,10 @@ static inline uint64_t vhdx_image_block_bytes(const VhdxImage *img,
  */
 int vhdx_image_grow(VhdxImage *img, uint64_t new_size, GError **errp);
 
+/* Whether vhdx_image_grow would take @new_size; changes nothing */
+int vhdx_image_check_grow(const VhdxImage *img, uint64_t new_size,
+                          GError **errp);
+
 /*
  * Points a differencing image at a new parent: rewrites the parent
  * locator item (and the metadata table around it) in one journaled

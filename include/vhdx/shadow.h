@@ -14,7 +14,11 @@
 
 #include "vhdx/io.h"
 
-/* A view of @file (which must outlive it) with no changes yet */
+/*
+ * A view of @file (which must outlive it) with no changes yet.  It holds
+ * at most 64 MiB of written pages and 4096 zeroed ranges; writes beyond
+ * that fail with -EFBIG.
+ */
 VhdxIO *vhdx_shadow_new(VhdxIO *file);
 
 /*

@@ -273,12 +273,29 @@ static void test_read_only_replays_in_memory(void)
         vhdx_image_free(img);
 
         writes = m->writes;
+        m->read_only = true;
         img = opened(m, 0);
         have = image_layout(img);
         g_assert_cmpstr(have->str, ==, want->str);
         pending += img->log_pending;
         g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
         g_assert_cmpuint(m->writes, ==, writes);
+        m->read_only = false;
+
+        /* Made writable, closed without a write: the log goes home */
+        if (cut % 2) {
+            g_autoptr(MemIO) idle = memio_dup(m);
+
+            img = opened(idle, 0);
+            img->writable = true;
+            g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+            img = opened(idle, 0);
+            g_assert_false(img->log_pending);
+            g_string_free(have, true);
+            have = image_layout(img);
+            g_assert_cmpstr(have->str, ==, want->str);
+            vhdx_image_free(img);
+        }
 
         /* Made writable (a reopen), then written to */
         img = opened(m, 0);

@@ -333,11 +333,12 @@ static void some_grants(VhdxGrants *g)
 {
     memset(g, 0, sizeof(*g));
     for (int i = 0; i < 3; i++) {
-        VhdxGuid child, linkage;
+        VhdxGrant grant;
 
-        vhdx_guid_generate(&child);
-        vhdx_guid_generate(&linkage);
-        vhdx_grants_add(g, &child, &linkage);
+        vhdx_guid_generate(&grant.child);
+        vhdx_guid_generate(&grant.linkage);
+        vhdx_guid_generate(&grant.via);
+        vhdx_grants_add(g, &grant);
     }
 }
 

@@ -85,6 +85,28 @@ static void test_huge_zero_range(void)
     vhdx_shadow_free(sh);
 }
 
+/* A hostile log cannot make the view grow without bound */
+static void test_bounds(void)
+{
+    g_autoptr(MemIO) m = patterned_file();
+    VhdxIO *sh = vhdx_shadow_new(memio_io(m));
+    uint8_t byte = 1;
+    unsigned i;
+
+    for (i = 0; i < 16384; i++) {
+        g_assert_cmpint(vhdx_io_pwrite(sh, (uint64_t)i * 4096, &byte, 1), ==,
+                        0);
+    }
+    g_assert_cmpint(vhdx_io_pwrite(sh, (uint64_t)i * 4096, &byte, 1), ==,
+                    -EFBIG);
+    for (i = 0; i < 4096; i++) {
+        g_assert_cmpint(vhdx_io_pwrite_zeroes(sh, (uint64_t)i * 8192 + 1, 1),
+                        ==, 0);
+    }
+    g_assert_cmpint(vhdx_io_pwrite_zeroes(sh, 0, 1), ==, -EFBIG);
+    vhdx_shadow_free(sh);
+}
+
 static void test_pass_through(void)
 {
     g_autoptr(MemIO) m = patterned_file();
@@ -108,6 +130,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/shadow/overlays", test_overlays);
     g_test_add_func("/shadow/huge-zero-range", test_huge_zero_range);
+    g_test_add_func("/shadow/bounds", test_bounds);
     g_test_add_func("/shadow/pass-through", test_pass_through);
     return g_test_run();
 }
