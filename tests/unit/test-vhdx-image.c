@@ -160,6 +160,37 @@ static uint64_t raw_bat_entry(MemIO *m, const VhdxImage *img, uint64_t block)
 }
 
 /*
+ * Publishes blocks 2 and 700 of the image in @m (their BAT entries lie in
+ * different pages) and flushes, the power cut after @cut writes of the
+ * flush (0: none, the flush must succeed).  Returns the flush's writes.
+ */
+static unsigned flush_cut(MemIO *m, unsigned cut)
+{
+    VhdxImage *img = opened(m, VHDX_OPEN_WRITE);
+    unsigned writes;
+    int ret;
+
+    write_block(img, m, 2, 0x11);
+    write_block(img, m, 700, 0x22);
+    m->writes = 0;
+    m->cut_after_writes = cut;
+    ret = vhdx_image_flush(img, NULL);
+    g_assert(cut || ret == 0);
+    writes = m->writes;
+    vhdx_image_free(img);
+    m->cut_after_writes = 0;
+    return writes;
+}
+
+/* How many writes flush_cut()'s flush makes on a copy of @base */
+static unsigned flush_writes(MemIO *base)
+{
+    g_autoptr(MemIO) probe = memio_dup(base);
+
+    return flush_cut(probe, 0);
+}
+
+/*
  * A flush publishing two blocks whose BAT entries lie in different pages
  * (one transaction of two sectors), cut at every write it makes: after
  * replay the image shows both blocks or neither, and opens cleanly.
@@ -170,32 +201,15 @@ static void test_power_cut_during_flush(void)
     g_autoptr(MemIO) base = created(&p);
     unsigned total_writes;
 
-    {
-        g_autoptr(MemIO) probe = memio_dup(base);
-        VhdxImage *img = opened(probe, VHDX_OPEN_WRITE);
-
-        write_block(img, probe, 2, 0x11);
-        write_block(img, probe, 700, 0x22);
-        probe->writes = 0;
-        g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
-        total_writes = probe->writes;
-        vhdx_image_free(img);
-    }
+    total_writes = flush_writes(base);
     g_assert_cmpuint(total_writes, >=, 3);
 
     for (unsigned cut = 1; cut <= total_writes; cut++) {
         g_autoptr(MemIO) m = memio_dup(base);
-        VhdxImage *img = opened(m, VHDX_OPEN_WRITE);
+        VhdxImage *img;
         uint64_t e2, e700;
 
-        write_block(img, m, 2, 0x11);
-        write_block(img, m, 700, 0x22);
-        m->writes = 0;
-        m->cut_after_writes = cut;
-        vhdx_image_flush(img, NULL);
-        vhdx_image_free(img);
-        m->cut_after_writes = 0;
-
+        flush_cut(m, cut);
         img = opened(m, VHDX_OPEN_WRITE);
         e2 = raw_bat_entry(m, img, 2);
         e700 = raw_bat_entry(m, img, 700);
@@ -239,33 +253,17 @@ static void test_read_only_replays_in_memory(void)
     g_autoptr(MemIO) base = created(&p);
     unsigned total_writes, pending = 0;
 
-    {
-        g_autoptr(MemIO) probe = memio_dup(base);
-        VhdxImage *img = opened(probe, VHDX_OPEN_WRITE);
-
-        write_block(img, probe, 2, 0x11);
-        write_block(img, probe, 700, 0x22);
-        probe->writes = 0;
-        g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
-        total_writes = probe->writes;
-        vhdx_image_free(img);
-    }
+    total_writes = flush_writes(base);
 
     for (unsigned cut = 1; cut <= total_writes; cut++) {
         g_autoptr(MemIO) m = memio_dup(base);
         g_autoptr(MemIO) replayed = NULL;
         g_autoptr(GString) want = NULL;
         g_autoptr(GString) have = NULL;
-        VhdxImage *img = opened(m, VHDX_OPEN_WRITE);
+        VhdxImage *img;
         unsigned writes;
 
-        write_block(img, m, 2, 0x11);
-        write_block(img, m, 700, 0x22);
-        m->writes = 0;
-        m->cut_after_writes = cut;
-        vhdx_image_flush(img, NULL);
-        vhdx_image_free(img);
-        m->cut_after_writes = 0;
+        flush_cut(m, cut);
 
         replayed = memio_dup(m);
         img = opened(replayed, VHDX_OPEN_WRITE);
