@@ -159,36 +159,13 @@ int coroutine_fn GRAPH_RDLOCK
 vhdx_begin_data_change(BlockDriverState *bs, GError **errp)
 {
     BDRVVHDXState *s = bs->opaque;
-    VhdxGrants now, kept;
-    int ret;
+    VhdxGrants now;
 
     if (s->img->data_guid_updated && !s->img->grants.count) {
         return 0;
     }
     vhdx_open_children_grants(bs, &now);
-    if (s->img->data_guid_updated) {
-        /*
-         * Written to again in this session: a granted child that is no
-         * longer open here has left the merge (the job completed), and
-         * this change is not one it could see through its via image.
-         */
-        vhdx_grants_intersect(&s->img->grants, &now, &kept);
-        if (vhdx_grants_equal(&kept, &s->img->grants)) {
-            return 0;
-        }
-        return vhdx_image_set_grants(s->img, &kept, errp);
-    }
-    if (!vhdx_grants_equal(&now, &s->img->grants)) {
-        /* Durable before the new DataWriteGuid: set_grants commits */
-        ret = vhdx_image_begin_write(s->img, false, errp);
-        if (ret == 0) {
-            ret = vhdx_image_set_grants(s->img, &now, errp);
-        }
-        if (ret < 0) {
-            return ret;
-        }
-    }
-    return vhdx_image_begin_write(s->img, true, errp);
+    return vhdx_image_begin_data_change(s->img, &now, errp);
 }
 
 /* Whether one of the images @bs was opened for is a via image */

@@ -319,6 +319,37 @@ int vhdx_image_begin_write(VhdxImage *img, bool data, GError **errp)
     return 0;
 }
 
+int vhdx_image_begin_data_change(VhdxImage *img, const VhdxGrants *now,
+                                 GError **errp)
+{
+    VhdxGrants kept;
+    int ret;
+
+    if (img->data_guid_updated) {
+        /*
+         * Written to again in this session: a granted child no longer
+         * open has left the merge, and this change is not one it could
+         * see through its via image.
+         */
+        vhdx_grants_intersect(&img->grants, now, &kept);
+        if (vhdx_grants_equal(&kept, &img->grants)) {
+            return 0;
+        }
+        return vhdx_image_set_grants(img, &kept, errp);
+    }
+    if (!vhdx_grants_equal(now, &img->grants)) {
+        /* Durable before the new DataWriteGuid: set_grants commits */
+        ret = vhdx_image_begin_write(img, false, errp);
+        if (ret == 0) {
+            ret = vhdx_image_set_grants(img, now, errp);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return vhdx_image_begin_write(img, true, errp);
+}
+
 static int image_commit_sectors(void *opaque, const VhdxLogSector *sectors,
                                 size_t n, GError **errp)
 {

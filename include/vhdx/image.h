@@ -125,6 +125,16 @@ int vhdx_image_map(VhdxImage *img, uint64_t offset, uint64_t bytes,
  */
 int vhdx_image_begin_write(VhdxImage *img, bool data, GError **errp);
 
+/*
+ * vhdx_image_begin_write for a guest-visible change, given the linkage
+ * grants that the children open on the image call for now (see
+ * vhdx/grant.h): the first change of a session records them, durably,
+ * before the new DataWriteGuid reaches the header; a later change keeps
+ * only those of the recorded grants still called for.
+ */
+int vhdx_image_begin_data_change(VhdxImage *img, const VhdxGrants *now,
+                                 GError **errp);
+
 /* The payload BAT entry of @block */
 int vhdx_image_block_entry(VhdxImage *img, uint64_t block, uint64_t *entry,
                            GError **errp);

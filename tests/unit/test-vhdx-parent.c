@@ -453,6 +453,70 @@ static void test_grants_power_cut(void)
     g_assert_cmpuint(new_seen, >, 0);
 }
 
+/*
+ * A power cut at any write of the first data change of a session: if the
+ * header has the new DataWriteGuid, the grants are there too.  Later
+ * changes keep only the grants still called for.
+ */
+static void test_grants_before_data_write_guid(void)
+{
+    VhdxGuid pg, old_dwg;
+    g_autoptr(MemIO) m = NULL;
+    unsigned writes, changed = 0, unchanged = 0;
+    VhdxGrants g, fewer;
+    VhdxImage *img;
+
+    vhdx_guid_generate(&pg);
+    m = created_child(64 * MiB, MiB, 512, &pg);
+    some_grants(&g);
+    img = reopened(m);
+    old_dwg = img->header.current.data_write_guid;
+    vhdx_image_free(img);
+
+    {
+        g_autoptr(MemIO) t = memio_dup(m);
+
+        g_assert_cmpint(vhdx_image_open(memio_io(t), VHDX_OPEN_WRITE, &img,
+                                        NULL), ==, 0);
+        writes = t->writes;
+        g_assert_cmpint(vhdx_image_begin_data_change(img, &g, NULL), ==, 0);
+        writes = t->writes - writes;
+        /* Later in the session: one grant is no longer called for */
+        fewer = g;
+        fewer.count--;
+        g_assert_cmpint(vhdx_image_begin_data_change(img, &fewer, NULL), ==,
+                        0);
+        g_assert_true(vhdx_grants_equal(&img->grants, &fewer));
+        g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+        img = reopened(t);
+        g_assert_true(vhdx_grants_equal(&img->grants, &fewer));
+        vhdx_image_free(img);
+    }
+    for (unsigned cut = 1; cut <= writes; cut++) {
+        g_autoptr(MemIO) t = memio_dup(m);
+
+        g_assert_cmpint(vhdx_image_open(memio_io(t), VHDX_OPEN_WRITE, &img,
+                                        NULL), ==, 0);
+        t->cut_after_writes = t->writes + cut;
+        vhdx_image_begin_data_change(img, &g, NULL);
+        vhdx_image_free(img);
+        t->cut_after_writes = 0;
+
+        g_assert_cmpint(vhdx_image_open(memio_io(t), VHDX_OPEN_WRITE, &img,
+                                        NULL), ==, 0);
+        if (vhdx_guid_equal(&img->header.current.data_write_guid,
+                            &old_dwg)) {
+            unchanged++;
+        } else {
+            g_assert_true(vhdx_grants_equal(&img->grants, &g));
+            changed++;
+        }
+        vhdx_image_free(img);
+    }
+    g_assert_cmpuint(changed, >, 0);
+    g_assert_cmpuint(unchanged, >, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -468,5 +532,7 @@ int main(int argc, char **argv)
     g_test_add_func("/parent/child-make-empty", test_child_make_empty);
     g_test_add_func("/parent/grants-persist", test_grants_persist);
     g_test_add_func("/parent/grants-power-cut", test_grants_power_cut);
+    g_test_add_func("/parent/grants-before-data-write-guid",
+                    test_grants_before_data_write_guid);
     return g_test_run();
 }
