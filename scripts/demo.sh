@@ -40,5 +40,11 @@ step "$QEMU_BUILD/qemu-io" -f vhdx -c 'read -P 0xab 0 1M' \
 step "$QEMU_BUILD/qemu-img" map -f vhdx "$CHILD"
 step "$QEMU_BUILD/qemu-img" info --backing-chain -f vhdx "$CHILD"
 step "$QEMU_BUILD/qemu-img" check -f vhdx "$CHILD"
+
+say "demo: merge the checkpoint into its parent (vhdx-merge)"
+step "$QEMU_BUILD/vhdx-merge" --depth 1 "$CHILD"
+step "$QEMU_BUILD/qemu-io" -f vhdx -c 'read -P 0xcd 1M 64k' \
+    -c 'read -P 0xab 1088k 2M' "$IMG"
+step "$QEMU_BUILD/qemu-img" map -f vhdx "$CHILD"
 echo
 say "demo: done ($IMG, $CHILD)"
