@@ -62,11 +62,9 @@ static int vhdx_linkage_grants(BDRVVHDXState *s, BDRVVHDXState *ps,
         s->parent.has_linkage2 ? &s->parent.linkage2 : NULL,
     };
 
-    for (int i = 0; i < 2; i++) {
-        if (linkage[i] && vhdx_guid_equal(linkage[i], dwg)) {
-            *kept = *linkage[i];
-            return 0;
-        }
+    if (vhdx_parent_ref_matches(&s->parent, dwg)) {
+        *kept = *dwg;
+        return 0;
     }
     for (int i = 0; i < 2; i++) {
         unsigned n;
