@@ -1,10 +1,11 @@
 /*
  * Block driver for VHDX images: creating images
  *
- * qemu-img create and QMP blockdev-create: the create options, their
- * checks and defaults (block sizes as QEMU's VHDX driver always picked
- * them), and the core's storage interface on a BlockBackend, through
- * which the format core (vhdx_image_create()) writes the new image.
+ * qemu-img create and QMP blockdev-create: the create options mapped
+ * onto the core's request (whose checks and defaults are the core's,
+ * vhdx_create_params_resolve()), the parent of a differencing image
+ * looked at through the block layer, and the new file handed to the
+ * core (vhdx_image_create()) through a BlockBackend.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -21,6 +22,8 @@
 #include "qobject/qdict.h"
 #include "system/block-backend.h"
 
+#include "vhdx/create.h"
+#include "vhdx/format.h"
 #include "vhdx-int.h"
 
 #define VHDX_OPT_LOG_SIZE             "log_size"
@@ -28,13 +31,12 @@
 #define VHDX_OPT_BLOCK_STATE_ZERO     "block_state_zero"
 #define VHDX_OPT_LOGICAL_SECTOR_SIZE  "logical_sector_size"
 
-/* Hyper-V's block size for differencing images */
-#define VHDX_DEFAULT_CHILD_BLOCK_SIZE (2 * MiB)
-
-/* 1 MiB, spelled out: the create option's default is its string */
-#define VHDX_DEFAULT_LOG_SIZE         1048576
-
-/* ---- the core's storage interface on a BlockBackend ---- */
+/*
+ * ---- the core's storage interface on a BlockBackend ----
+ *
+ * A new image is written through a BlockBackend, as qcow2 writes its own,
+ * rather than a BdrvChild of a node that does not exist yet.
+ */
 
 static int vhdx_blk_pread(VhdxIO *io, uint64_t offset, void *buf, size_t len)
 {
@@ -77,165 +79,87 @@ static void vhdx_blk_io_init(BlockBackend *blk, VhdxIO *io)
 
 /* ---- parameters, blockdev-create ---- */
 
-/*
- * The default block size grows with the disk, keeping the BAT small:
- * these are the sizes QEMU's VHDX driver has always picked.
- */
-static uint32_t vhdx_default_block_size(uint64_t size)
-{
-    if (size > 32 * TiB) {
-        return 64 * MiB;
-    } else if (size > 100 * GiB) {
-        return 32 * MiB;
-    } else if (size > 1 * GiB) {
-        return 16 * MiB;
-    }
-    return 8 * MiB;
-}
+/* 1 MiB, spelled out: the create option's default is its string */
+#define VHDX_DEFAULT_LOG_SIZE         1048576
 
-static int vhdx_check_create_sizes(BlockdevCreateOptionsVhdx *o,
-                                   uint64_t block_size, Error **errp)
+/* What blockdev-create asks for, in the core's terms */
+static void vhdx_create_request_init(VhdxCreateRequest *req,
+                                     const BlockdevCreateOptionsVhdx *o,
+                                     const VhdxParentSpec *parent)
 {
-    if (o->size > VHDX_VIRTUAL_SIZE_MAX) {
-        error_setg(errp, "Image size too large; max of 64TB");
-        return -EINVAL;
-    }
-    if (o->has_log_size && o->log_size > UINT32_MAX) {
-        error_setg(errp, "Log size must be smaller than 4 GB");
-        return -EINVAL;
-    }
-    if (o->has_log_size && (o->log_size < MiB || o->log_size % MiB)) {
-        error_setg(errp, "Log size must be a multiple of 1 MB");
-        return -EINVAL;
-    }
-    if (block_size < MiB || block_size % MiB) {
-        error_setg(errp, "Block size must be a multiple of 1 MB");
-        return -EINVAL;
-    }
-    if (!is_power_of_2(block_size)) {
-        error_setg(errp, "Block size must be a power of two");
-        return -EINVAL;
-    }
-    if (block_size > VHDX_BLOCK_SIZE_MAX) {
-        error_setg(errp, "Block size must not exceed %" PRIu64,
-                   (uint64_t)VHDX_BLOCK_SIZE_MAX);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-static int vhdx_create_sector_size(BlockdevCreateOptionsVhdx *o,
-                                   const VhdxParentInfo *parent,
-                                   uint32_t *lss, Error **errp)
-{
-    if (o->has_logical_sector_size && o->logical_sector_size != 512 &&
-        o->logical_sector_size != 4096) {
-        error_setg(errp, "Logical sector size must be 512 or 4096");
-        return -EINVAL;
-    }
-    if (parent && o->has_logical_sector_size &&
-        o->logical_sector_size != parent->logical_sector_size) {
-        error_setg(errp, "A differencing image has its parent's logical "
-                   "sector size (%" PRIu32 "), not %" PRIu32,
-                   parent->logical_sector_size, o->logical_sector_size);
-        return -EINVAL;
-    }
-    *lss = parent ? parent->logical_sector_size :
-           o->has_logical_sector_size ? o->logical_sector_size : 512;
-    if (o->size % *lss) {
-        error_setg(errp, "Image size %" PRIu64 " is not a multiple of the "
-                   "logical sector size %" PRIu32, o->size, *lss);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-static int vhdx_create_params(BlockdevCreateOptionsVhdx *o,
-                              const VhdxParentInfo *parent,
-                              VhdxCreateParams *p, Error **errp)
-{
-    uint64_t block_size;
-    uint32_t lss;
-    int ret;
-
-    block_size = o->has_block_size ? o->block_size :
-                 parent ? VHDX_DEFAULT_CHILD_BLOCK_SIZE :
-                 vhdx_default_block_size(o->size);
-    ret = vhdx_check_create_sizes(o, block_size, errp);
-    if (ret == 0) {
-        ret = vhdx_create_sector_size(o, parent, &lss, errp);
-    }
-    if (ret < 0) {
-        return ret;
-    }
-    if (parent && o->has_subformat &&
-        o->subformat == BLOCKDEV_VHDX_SUBFORMAT_FIXED) {
-        error_setg(errp, "A differencing image cannot be fixed");
-        return -EINVAL;
-    }
-    *p = (VhdxCreateParams) {
+    *req = (VhdxCreateRequest) {
         .virtual_size = o->size,
-        .block_size = block_size,
-        .log_size = o->has_log_size ? o->log_size : VHDX_DEFAULT_LOG_SIZE,
-        .logical_sector_size = lss,
-        .physical_sector_size = 4096,
+        .has_block_size = o->has_block_size,
+        .block_size = o->block_size,
+        .has_log_size = o->has_log_size,
+        .log_size = o->log_size,
+        .has_logical_sector_size = o->has_logical_sector_size,
+        .logical_sector_size = o->logical_sector_size,
         .fixed = o->has_subformat &&
                  o->subformat == BLOCKDEV_VHDX_SUBFORMAT_FIXED,
         .block_state_zero = !o->has_block_state_zero || o->block_state_zero,
         .creator = "QEMU v" QEMU_VERSION,
+        .parent = parent,
     };
-    return 0;
 }
 
-/* Reads what a child needs to know of the VHDX image at @path */
-static int coroutine_fn GRAPH_UNLOCKED
-vhdx_read_parent_info(const char *path, VhdxParentInfo *info, Error **errp)
+/* The parent's name as the block layer opens it: next to the child */
+static char *vhdx_create_parent_name(BlockDriverState *child_file,
+                                     const char *name)
 {
-    BlockDriverState *bs;
-    BlockBackend *blk;
-    VhdxIO io;
-    int ret;
-
-    bs = bdrv_co_open(path, NULL, NULL, BDRV_O_PROTOCOL, errp);
-    if (!bs) {
-        return -EIO;
-    }
-    blk = blk_co_new_with_bs(bs, BLK_PERM_CONSISTENT_READ, BLK_PERM_ALL,
-                             errp);
-    if (!blk) {
-        bdrv_co_unref(bs);
-        return -EPERM;
-    }
-    vhdx_blk_io_init(blk, &io);
-    ret = vhdx_peek_parent(&io, path, info, errp);
-    blk_co_unref(blk);
-    bdrv_co_unref(bs);
-    return ret;
-}
-
-/* The parent's path as the block layer names it: relative to the child */
-static char *vhdx_parent_path(BlockDriverState *child_file, const char *name)
-{
-    if (g_path_is_absolute(name) || !child_file->filename[0] ||
-        g_str_has_prefix(name, "json:")) {
+    if (path_has_protocol(name) || path_is_absolute(name) ||
+        !child_file->filename[0]) {
         return g_strdup(name);
     }
     return path_combine(child_file->filename, name);
+}
+
+/* Creates the image on @bs, with @parent (a peeked VHDX node) or none */
+static int coroutine_fn GRAPH_UNLOCKED
+vhdx_create_on(BlockDriverState *bs, const BlockdevCreateOptionsVhdx *o,
+               BlockDriverState *parent, const char *parent_name,
+               Error **errp)
+{
+    g_autofree char *child_dir = NULL;
+    VhdxCreateParams params;
+    VhdxCreateRequest req;
+    VhdxParentSpec spec;
+    BlockBackend *blk;
+    GError *gerr = NULL;
+    VhdxIO io;
+    int ret;
+
+    if (parent) {
+        child_dir = g_path_get_dirname(bs->filename[0] ? bs->filename : ".");
+        bdrv_graph_co_rdlock();
+        vhdx_parent_spec_init(&spec, parent, parent_name, child_dir);
+        bdrv_graph_co_rdunlock();
+    }
+    vhdx_create_request_init(&req, o, parent ? &spec : NULL);
+    ret = vhdx_create_params_resolve(&req, &params, &gerr);
+    if (ret < 0) {
+        error_setg(errp, "%s", gerr->message);
+        g_error_free(gerr);
+        return ret;
+    }
+    blk = blk_co_new_with_bs(bs, BLK_PERM_WRITE | BLK_PERM_RESIZE,
+                             BLK_PERM_ALL, errp);
+    if (!blk) {
+        return -EPERM;
+    }
+    vhdx_blk_io_init(blk, &io);
+    ret = vhdx_image_create(&io, &params, &gerr);
+    vhdx_error_propagate(errp, bs->filename, gerr);
+    blk_co_unref(blk);
+    return ret;
 }
 
 int coroutine_fn GRAPH_UNLOCKED
 vhdx_co_create(BlockdevCreateOptions *opts, Error **errp)
 {
     BlockdevCreateOptionsVhdx *o = &opts->u.vhdx;
-    g_autofree char *parent_path = NULL;
-    g_autofree char *child_dir = NULL;
-    VhdxParentInfo parent;
-    VhdxCreateParams params;
-    VhdxLocator loc = { 0 };
-    BlockDriverState *bs;
-    BlockBackend *blk;
-    GError *gerr = NULL;
-    VhdxIO io;
+    g_autofree char *parent_name = NULL;
+    BlockDriverState *bs, *parent = NULL;
     int ret;
 
     assert(opts->driver == BLOCKDEV_DRIVER_VHDX);
@@ -250,41 +174,18 @@ vhdx_co_create(BlockdevCreateOptions *opts, Error **errp)
         return -EIO;
     }
     if (o->backing_file) {
-        parent_path = vhdx_parent_path(bs, o->backing_file);
-        ret = vhdx_read_parent_info(parent_path, &parent, errp);
-        if (ret < 0) {
+        parent_name = vhdx_create_parent_name(bs, o->backing_file);
+        parent = vhdx_co_peek_image(parent_name, errp);
+        if (!parent) {
+            error_prepend(errp, "The parent cannot be used: ");
             bdrv_co_unref(bs);
-            return ret;
+            return -EINVAL;
         }
     }
-    ret = vhdx_create_params(o, o->backing_file ? &parent : NULL, &params,
-                             errp);
-    if (ret < 0) {
-        bdrv_co_unref(bs);
-        return ret;
+    ret = vhdx_create_on(bs, o, parent, parent_name, errp);
+    if (parent) {
+        bdrv_co_unref(parent);
     }
-    if (o->backing_file) {
-        child_dir = g_path_get_dirname(bs->filename[0] ? bs->filename : ".");
-        vhdx_parent_locator_build(&loc, parent_path, child_dir,
-                                  &parent.data_write_guid);
-        params.parent = &loc;
-    }
-    blk = blk_co_new_with_bs(bs, BLK_PERM_WRITE | BLK_PERM_RESIZE,
-                             BLK_PERM_ALL, errp);
-    if (!blk) {
-        vhdx_locator_clear(&loc);
-        bdrv_co_unref(bs);
-        return -EPERM;
-    }
-    blk_set_allow_write_beyond_eof(blk, true);
-    vhdx_blk_io_init(blk, &io);
-    ret = vhdx_image_create(&io, &params, &gerr);
-    if (gerr) {
-        error_setg(errp, "%s", gerr->message);
-        g_error_free(gerr);
-    }
-    vhdx_locator_clear(&loc);
-    blk_co_unref(blk);
     bdrv_co_unref(bs);
     return ret;
 }

@@ -5,10 +5,12 @@
  * the image above it records as its parent linkage.  Before the change,
  * the image grants the children open on it (the images of the merge)
  * their old linkage, to be used only through the topmost image above
- * them, from which the merge reads (include/vhdx/grant.h).  Here:
- * computing those grants from the graph, rewriting them before a data
- * change, and honouring them when a child's parent is attached and when
- * a granted child is read.
+ * them, from which the merge reads (include/vhdx/grant.h).  The rules
+ * are the core's (vhdx_linkage_decide()); here is what they need of
+ * QEMU's block graph: which children are open on an image and what lies
+ * above them (for the grants a data change records), and whether a
+ * child is read only through its via images (when its parent is
+ * attached, and on each read if that was not known then).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -22,9 +24,7 @@
 
 static const VhdxGuid *vhdx_page83(BlockDriverState *bs)
 {
-    BDRVVHDXState *s = bs->opaque;
-
-    return &s->img->metadata.page83;
+    return vhdx_image_page83(vhdx_node_image(bs));
 }
 
 static bool vhdx_guid_in(const VhdxGuid *guid, const VhdxGuid *set,
@@ -41,45 +41,20 @@ static bool vhdx_guid_in(const VhdxGuid *guid, const VhdxGuid *set,
 /* An open VHDX node with its image: one that can be asked who it is */
 static bool vhdx_node_with_image(BlockDriverState *bs)
 {
-    return bs && vhdx_is_vhdx_node(bs) &&
-           ((BDRVVHDXState *)bs->opaque)->img;
+    return vhdx_node_image(bs) != NULL;
 }
 
-/*
- * The parent linkage values of the child state @s by which the parent
- * state @ps accepts it: its DataWriteGuid (then *@vias is left alone and
- * 0 returned with *@kept set), or grants.  Returns the number of via
- * images found in @vias (VHDX_GRANTS_MAX of room) for the granted
- * linkage stored in *@kept, 0 if the DataWriteGuid matches, and -1 if
- * neither.
- */
-static int vhdx_linkage_grants(BDRVVHDXState *s, BDRVVHDXState *ps,
-                               VhdxGuid *kept, VhdxGuid *vias)
+/* A VHDX node opened on @bs as its backing file: one of its children */
+static BlockDriverState * GRAPH_RDLOCK vhdx_child_of(BdrvChild *c,
+                                                     BlockDriverState *bs)
 {
-    const VhdxGuid *dwg = &ps->img->header.current.data_write_guid;
-    const VhdxGuid *linkage[2] = {
-        &s->parent.linkage,
-        s->parent.has_linkage2 ? &s->parent.linkage2 : NULL,
-    };
+    BlockDriverState *child = c->opaque;
 
-    if (vhdx_parent_ref_matches(&s->parent, dwg)) {
-        *kept = *dwg;
-        return 0;
+    if (c->klass != &child_of_bds || child->backing != c ||
+        !vhdx_node_with_image(child)) {
+        return NULL;
     }
-    for (int i = 0; i < 2; i++) {
-        unsigned n;
-
-        if (!linkage[i]) {
-            continue;
-        }
-        n = vhdx_grants_vias(&ps->img->grants, &s->img->metadata.page83,
-                             linkage[i], vias);
-        if (n) {
-            *kept = *linkage[i];
-            return n;
-        }
-    }
-    return -1;
+    return child;
 }
 
 /*
@@ -98,10 +73,9 @@ static void GRAPH_RDLOCK vhdx_topmost_above(BlockDriverState *bs,
 
     if (depth <= VHDX_MAX_CHAIN_DEPTH) {
         QLIST_FOREACH(c, &bs->parents, next_parent) {
-            BlockDriverState *p = c->opaque;
+            BlockDriverState *p = vhdx_child_of(c, bs);
 
-            if (c->klass == &child_of_bds && p->backing == c &&
-                vhdx_node_with_image(p)) {
+            if (p) {
                 above = true;
                 vhdx_topmost_above(p, tops, n, depth + 1);
             }
@@ -113,33 +87,52 @@ static void GRAPH_RDLOCK vhdx_topmost_above(BlockDriverState *bs,
     }
 }
 
+/* What the linkage rule is asked about @child under its parent @bs */
+static void GRAPH_RDLOCK vhdx_linkage_query_init(VhdxLinkageQuery *q,
+                                                 BlockDriverState *child,
+                                                 BlockDriverState *bs)
+{
+    VhdxImage *img = vhdx_node_image(child);
+    VhdxImage *parent = vhdx_node_image(bs);
+
+    *q = (VhdxLinkageQuery) {
+        .ref = vhdx_image_parent(img),
+        .child = vhdx_image_page83(img),
+        .parent_dwg = vhdx_image_data_write_guid(parent),
+        .parent_grants = vhdx_image_grants(parent),
+    };
+}
+
 /*
  * The grants @bs would give now: for each VHDX child open on it that
- * accepts it (by DataWriteGuid or by a grant), the linkage it keeps,
+ * it accepts (by DataWriteGuid or by a grant), the linkage it keeps,
  * through each topmost image above it.  These children are the images
  * of a commit whose data is about to go into @bs.
  */
 static void GRAPH_RDLOCK vhdx_open_children_grants(BlockDriverState *bs,
                                                    VhdxGrants *grants)
 {
-    BDRVVHDXState *s = bs->opaque;
-    VhdxGuid vias[VHDX_GRANTS_MAX], tops[VHDX_GRANTS_MAX];
+    VhdxGuid tops[VHDX_GRANTS_MAX];
     bool full = false;
     BdrvChild *c;
 
     memset(grants, 0, sizeof(*grants));
     QLIST_FOREACH(c, &bs->parents, next_parent) {
-        BlockDriverState *child = c->opaque;
+        BlockDriverState *child = vhdx_child_of(c, bs);
+        VhdxLinkageQuery q;
+        VhdxLinkage l;
         VhdxGrant grant;
         unsigned n = 0;
 
-        if (c->klass != &child_of_bds || child->backing != c ||
-            !vhdx_node_with_image(child) ||
-            vhdx_linkage_grants(child->opaque, s, &grant.linkage,
-                                vias) < 0) {
+        if (!child || !vhdx_image_parent(vhdx_node_image(child))) {
+            continue;
+        }
+        vhdx_linkage_query_init(&q, child, bs);
+        if (!vhdx_linkage_holds(&q, &l)) {
             continue;
         }
         grant.child = *vhdx_page83(child);
+        grant.linkage = l.kept;
         vhdx_topmost_above(child, tops, &n, 0);
         for (unsigned i = 0; i < n; i++) {
             grant.via = tops[i];
@@ -159,8 +152,8 @@ vhdx_begin_data_change(BlockDriverState *bs, GError **errp)
     BDRVVHDXState *s = bs->opaque;
     VhdxGrants now;
 
-    if (s->img->data_guid_updated && !s->img->grants.count) {
-        return 0;
+    if (!vhdx_image_children_matter(s->img)) {
+        return vhdx_image_begin_data_change(s->img, NULL, errp);
     }
     vhdx_open_children_grants(bs, &now);
     return vhdx_image_begin_data_change(s->img, &now, errp);
@@ -214,57 +207,35 @@ static bool GRAPH_RDLOCK vhdx_read_through(BlockDriverState *bs,
     return read;
 }
 
-int GRAPH_RDLOCK vhdx_check_linkage(BlockDriverState *bs,
-                                    BlockDriverState *parent, Error **errp)
+int GRAPH_RDLOCK vhdx_reads_via(void *opaque, const VhdxGuid *vias,
+                                unsigned n)
 {
-    BDRVVHDXState *s = bs->opaque;
-    BDRVVHDXState *ps = parent->opaque;
-    VhdxGuid vias[VHDX_GRANTS_MAX], kept;
-    char have[VHDX_GUID_STRING_LEN], want[VHDX_GUID_STRING_LEN];
-    int n = vhdx_linkage_grants(s, ps, &kept, vias);
+    BlockDriverState *bs = opaque;
 
-    g_free(s->grant_vias);
-    s->grant_vias = NULL;
-    s->n_grant_vias = 0;
-    if (n < 0) {
-        return 1;
-    }
-    if (n == 0 || vhdx_guid_in(vhdx_page83(bs), vias, n)) {
-        return 0;
-    }
     /*
-     * Granted through other images.  Opened as the backing file of an
-     * image, the chain above is known now; attached on its own (as a
-     * -blockdev node, or read directly), reads are checked instead.
+     * Opened as the backing file of an image, the chain above is known
+     * now; attached on its own (as a -blockdev node, or read directly),
+     * reads are checked as they come.
      */
-    if (bs->inherits_from ? vhdx_opened_through(bs, vias, n) :
-        QLIST_EMPTY(&bs->parents) || vhdx_read_through(bs, vias, n, 0)) {
-        s->grant_vias = g_memdup2(vias, n * sizeof(*vias));
-        s->n_grant_vias = n;
-        return 0;
+    if (bs->inherits_from) {
+        return vhdx_opened_through(bs, vias, n);
     }
-    vhdx_guid_format(&ps->img->header.current.data_write_guid, have);
-    vhdx_guid_format(&kept, want);
-    error_setg(errp, "VHDX parent '%s' of '%s' has DataWriteGuid {%s}, not "
-               "{%s}: it took the data of a merge that '%s' was part of, "
-               "and now reads right only through the image the merge "
-               "read from, which this chain does not pass through (a "
-               "sibling of an image in the merge, or an image the merge "
-               "dropped)", parent->filename, bs->filename, have, want,
-               bs->filename);
-    return -EINVAL;
+    if (QLIST_EMPTY(&bs->parents)) {
+        return -1;
+    }
+    return vhdx_read_through(bs, vias, n, 0);
 }
 
-int GRAPH_RDLOCK vhdx_check_read_through(BlockDriverState *bs)
+int GRAPH_RDLOCK vhdx_may_read_parent(BlockDriverState *bs)
 {
     BDRVVHDXState *s = bs->opaque;
 
-    if (!s->n_grant_vias ||
-        vhdx_read_through(bs, s->grant_vias, s->n_grant_vias, 0)) {
+    if (!s->n_read_vias ||
+        vhdx_read_through(bs, s->read_vias, s->n_read_vias, 0)) {
         return 0;
     }
-    if (!s->grant_read_refused) {
-        s->grant_read_refused = true;
+    if (!s->read_refusal_reported) {
+        s->read_refusal_reported = true;
         error_report("VHDX image '%s': its parent took the data of a merge "
                      "it was part of and reads right only through the image "
                      "the merge read from; reading it otherwise would "

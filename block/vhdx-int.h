@@ -1,11 +1,14 @@
 /*
  * Block driver for VHDX images: what the glue's files share
  *
- * Private to block/vhdx.c (the BlockDriver, open/close, payload I/O),
- * block/vhdx-create.c (creating images), block/vhdx-parent.c
- * (differencing images) and block/vhdx-grant.c (linkage grants): the
- * driver's state and the few functions one of them calls in another.
- * The format core's own API is in include/vhdx/.
+ * The glue is a tree: vhdx.c (the BlockDriver, open/close, payload I/O)
+ * uses vhdx-create.c (creating images), vhdx-parent.c (finding and
+ * accepting a differencing image's parent, rebase, commit) and
+ * vhdx-grant.c (linkage grants on the block graph); vhdx-parent.c uses
+ * vhdx-grant.c; all of them use vhdx-common.c (the core's storage
+ * interface on a BdrvChild, errors, telling VHDX nodes, parent names).
+ * No file calls one above it.  Every format rule is in the core,
+ * include/vhdx/.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -17,7 +20,6 @@
 #include "qemu/coroutine.h"
 
 #include "vhdx/image.h"
-#include "vhdx/parent.h"
 
 /* A payload block whose allocation is in flight; writers to it wait */
 typedef struct VhdxAllocation {
@@ -42,30 +44,68 @@ typedef struct BDRVVHDXState {
     unsigned io_epoch;
     unsigned io_in_flight[2];   /* atomic */
     bool freed_sealed;
+    bool io_error_reported;     /* the first core error of I/O was printed */
 
-    /* Differencing images: what the parent locator says */
-    VhdxParentRef parent;
-    char *parent_path;          /* where the parent was found (full path) */
+    /* Differencing images */
+    char *parent_name;          /* the parent the locator led to */
     Error *parent_missing;      /* no candidate exists: says what was tried */
-    bool check_parent_linkage;
+    bool enforce_linkage;       /* check-parent-linkage */
     /* Accepted by a grant: the images it must be read through */
-    VhdxGuid *grant_vias;
-    unsigned n_grant_vias;
-    bool grant_read_refused;    /* said so once */
+    VhdxGuid *read_vias;
+    unsigned n_read_vias;
+    bool read_refusal_reported;
 } BDRVVHDXState;
 
-/* What a child needs to know of its parent: read from the parent file */
-typedef struct VhdxParentInfo {
-    VhdxGuid data_write_guid;
-    uint32_t logical_sector_size;
-} VhdxParentInfo;
+/* ---- vhdx-common.c ---- */
 
-/* vhdx.c */
-bool vhdx_is_vhdx_node(BlockDriverState *bs);
-void vhdx_propagate(BlockDriverState *bs, Error **errp, GError *gerr);
+/* The core's storage interface on @child's node */
+void vhdx_child_io_init(BdrvChild *child, VhdxIO *io);
+
+/*
+ * Moves a core error into @errp, prefixed with @name (a file name); a
+ * storage failure gets its errno's text
+ */
+void vhdx_error_propagate(Error **errp, const char *name, GError *gerr);
+
+/*
+ * The I/O path returns only an errno: the first core error of a node is
+ * printed, later ones are not (the block layer reports every errno)
+ */
 void vhdx_report_io_error(BlockDriverState *bs, GError *gerr);
 
-/* vhdx-create.c */
+/* Whether @bs is a node of this driver (a VHDX image) */
+bool vhdx_is_vhdx_node(BlockDriverState *bs);
+
+/* The image of a VHDX node, or NULL for any other node */
+VhdxImage *vhdx_node_image(BlockDriverState *bs);
+
+/*
+ * The name under which QEMU opens a parent called @name by the child on
+ * @child_file: @name itself when absolute or a QEMU filename, else @name
+ * in the child's directory (bdrv_dirname).  NULL, with @errp set, when
+ * the child's node has no directory.
+ */
+char * GRAPH_RDLOCK
+vhdx_parent_full_name(BlockDriverState *child_file, const char *name,
+                      Error **errp);
+
+/* Whether two names that QEMU opened are the same file */
+bool vhdx_same_file_name(const char *a, const char *b);
+
+/*
+ * Opens the VHDX image @name only to read its header and metadata (a
+ * parent a child is made on or pointed at): read-only, sharing the image
+ * with every other user, without its parent.  Unref the node when done.
+ */
+BlockDriverState * coroutine_fn GRAPH_UNLOCKED
+vhdx_co_peek_image(const char *name, Error **errp);
+
+/* What a child is given of its parent: see VhdxParentSpec */
+void GRAPH_RDLOCK
+vhdx_parent_spec_init(VhdxParentSpec *spec, BlockDriverState *parent,
+                      const char *name, const char *child_dir);
+
+/* ---- vhdx-create.c ---- */
 extern QemuOptsList vhdx_create_opts;
 int coroutine_fn GRAPH_UNLOCKED
 vhdx_co_create(BlockdevCreateOptions *opts, Error **errp);
@@ -73,36 +113,44 @@ int coroutine_fn GRAPH_UNLOCKED
 vhdx_co_create_opts(BlockDriver *drv, const char *filename, QemuOpts *opts,
                     Error **errp);
 
-/* vhdx-parent.c */
-int vhdx_peek_parent(VhdxIO *io, const char *path, VhdxParentInfo *info,
-                     Error **errp);
-int vhdx_check_chain_above(BlockDriverState *bs, Error **errp);
-int GRAPH_RDLOCK vhdx_set_backing_file(BlockDriverState *bs, Error **errp);
-char *vhdx_dirname(BlockDriverState *bs, Error **errp);
-int GRAPH_RDLOCK vhdx_check_backing(BlockDriverState *bs,
-                                    BlockDriverState *backing, Error **errp);
-int coroutine_fn GRAPH_RDLOCK
-vhdx_co_change_backing_file(BlockDriverState *bs, const char *backing_file,
-                            const char *backing_fmt);
-int GRAPH_RDLOCK vhdx_make_empty(BlockDriverState *bs);
-
-/* vhdx-grant.c */
+/* ---- vhdx-grant.c ---- */
 /*
- * Starts a change of guest-visible data (vhdx_image_begin_write with a
- * new DataWriteGuid), first granting the children open on @bs that they
- * may keep their linkage; later in the session, drops the grants of
- * children no longer open.  Called with s->lock held.
+ * Starts a change of guest-visible data (a new DataWriteGuid), first
+ * granting the children open on @bs that they may keep their linkage;
+ * later in the session, drops the grants of children no longer open.
+ * Called with s->lock held.
  */
 int coroutine_fn GRAPH_RDLOCK
 vhdx_begin_data_change(BlockDriverState *bs, GError **errp);
 /*
- * The linkage check of @bs against @parent, grants included: 0 accepted,
- * a negative errno (with @errp set) refused by the grants' rules, 1 for
- * neither (the caller decides and says why).
+ * VhdxLinkageQuery.reads_via for the child @opaque (a BlockDriverState):
+ * whether everything that reads it does so through one of @vias
  */
-int GRAPH_RDLOCK vhdx_check_linkage(BlockDriverState *bs,
-                                    BlockDriverState *parent, Error **errp);
+int GRAPH_RDLOCK vhdx_reads_via(void *opaque, const VhdxGuid *vias,
+                                unsigned n);
 /* Before reading through the parent: -EIO if a grant forbids it here */
-int GRAPH_RDLOCK vhdx_check_read_through(BlockDriverState *bs);
+int GRAPH_RDLOCK vhdx_may_read_parent(BlockDriverState *bs);
+
+/* ---- vhdx-parent.c ---- */
+/*
+ * Before @bs opens its file: refuses a parent that is already a child
+ * in the chain being opened (a loop), or a chain too deep
+ */
+int vhdx_validate_chain_above(BlockDriverState *bs, Error **errp);
+/*
+ * Tells the block layer where @bs's parent is, following the locator
+ * unless @options name the parent already
+ */
+void GRAPH_UNLOCKED vhdx_locate_parent(BlockDriverState *bs, QDict *options);
+/* Forgets what vhdx_locate_parent() and vhdx_accept_backing() found */
+void vhdx_parent_state_clear(BDRVVHDXState *s);
+char *vhdx_dirname(BlockDriverState *bs, Error **errp);
+int GRAPH_RDLOCK vhdx_accept_backing(BlockDriverState *bs,
+                                     BlockDriverState *backing,
+                                     Error **errp);
+int coroutine_fn GRAPH_RDLOCK
+vhdx_co_change_backing_file(BlockDriverState *bs, const char *backing_file,
+                            const char *backing_fmt);
+int GRAPH_RDLOCK vhdx_make_empty(BlockDriverState *bs);
 
 #endif /* BLOCK_VHDX_INT_H */

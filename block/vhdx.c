@@ -2,12 +2,13 @@
  * Block driver for VHDX images (Microsoft Hyper-V virtual hard disks)
  *
  * The QEMU side of qemu-vhdx: the BlockDriver, its options, coroutine
- * locking and payload I/O.  Every metadata byte is handled by the format
- * core in block/vhdx/ (see include/vhdx/image.h); this file only maps
- * QEMU requests onto it and passes the caller's I/O vectors straight to
- * the file child.  Creating images is in vhdx-create.c, differencing
- * images (finding and checking the parent, rebase, commit) in
- * vhdx-parent.c; what they share is in vhdx-int.h.
+ * locking and payload I/O.  Every metadata byte and every format rule is
+ * the format core's in block/vhdx/ (see include/vhdx/image.h): this file
+ * asks it where a request's data goes and what a write, write-zeroes or
+ * discard does to the image, and passes the caller's I/O vectors
+ * straight to the file child.  Creating images is in vhdx-create.c,
+ * differencing images (finding and accepting the parent, rebase,
+ * commit) in vhdx-parent.c, grants in vhdx-grant.c; see vhdx-int.h.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -21,12 +22,10 @@
 #include "qemu/module.h"
 #include "qemu/option.h"
 
-#include "vhdx/error.h"
+#include "vhdx/header.h"
 #include "vhdx-int.h"
 
 #define VHDX_OPT_CHECK_PARENT_LINKAGE "check-parent-linkage"
-
-static BlockDriver bdrv_vhdx;
 
 static QemuOptsList vhdx_runtime_opts = {
     .name = "vhdx",
@@ -42,90 +41,6 @@ static QemuOptsList vhdx_runtime_opts = {
     },
 };
 
-/* ---- the core's storage interface on bs->file ---- */
-
-static int vhdx_file_pread(VhdxIO *io, uint64_t offset, void *buf,
-                           size_t len)
-{
-    BlockDriverState *bs = io->opaque;
-
-    return bdrv_pread(bs->file, offset, len, buf, 0);
-}
-
-static int vhdx_file_pwrite(VhdxIO *io, uint64_t offset, const void *buf,
-                            size_t len)
-{
-    BlockDriverState *bs = io->opaque;
-
-    return bdrv_pwrite(bs->file, offset, len, buf, 0);
-}
-
-static int vhdx_file_flush(VhdxIO *io)
-{
-    BlockDriverState *bs = io->opaque;
-
-    return bdrv_flush(bs->file->bs);
-}
-
-static int64_t vhdx_file_length(VhdxIO *io)
-{
-    BlockDriverState *bs = io->opaque;
-
-    return bdrv_getlength(bs->file->bs);
-}
-
-static int vhdx_file_truncate(VhdxIO *io, uint64_t length)
-{
-    BlockDriverState *bs = io->opaque;
-
-    return bdrv_truncate(bs->file, length, false, PREALLOC_MODE_OFF, 0,
-                         NULL);
-}
-
-static int vhdx_file_pwrite_zeroes(VhdxIO *io, uint64_t offset, uint64_t len)
-{
-    BlockDriverState *bs = io->opaque;
-
-    return bdrv_pwrite_zeroes(bs->file, offset, len, 0);
-}
-
-static void vhdx_file_io_init(BlockDriverState *bs, VhdxIO *io)
-{
-    *io = (VhdxIO) {
-        .pread = vhdx_file_pread,
-        .pwrite = vhdx_file_pwrite,
-        .flush = vhdx_file_flush,
-        .length = vhdx_file_length,
-        .truncate = vhdx_file_truncate,
-        .pwrite_zeroes = vhdx_file_pwrite_zeroes,
-        .opaque = bs,
-    };
-}
-
-/* Moves a core error into @errp, prefixed with the image's file name */
-void vhdx_propagate(BlockDriverState *bs, Error **errp, GError *gerr)
-{
-    if (gerr) {
-        error_setg(errp, "%s: %s", bs->filename, gerr->message);
-        g_error_free(gerr);
-    }
-}
-
-/* Errors in the I/O path can only return errno; say what happened once */
-void vhdx_report_io_error(BlockDriverState *bs, GError *gerr)
-{
-    if (gerr) {
-        error_report("%s: %s", bs->filename, gerr->message);
-        g_error_free(gerr);
-    }
-}
-
-/* Whether @bs is a node of this driver (a VHDX image) */
-bool vhdx_is_vhdx_node(BlockDriverState *bs)
-{
-    return bs->drv == &bdrv_vhdx;
-}
-
 /* ---- probe, open, close ---- */
 
 static int vhdx_probe(const uint8_t *buf, int buf_size, const char *filename)
@@ -139,14 +54,14 @@ static int vhdx_probe(const uint8_t *buf, int buf_size, const char *filename)
 static void vhdx_refresh_limits(BlockDriverState *bs, Error **errp)
 {
     BDRVVHDXState *s = bs->opaque;
-    uint32_t block_size = s->img->geo.block_size;
+    uint32_t block_size = vhdx_image_block_size(s->img);
 
     /* Whole blocks change state; the block layer writes the ragged ends */
     bs->bl.pwrite_zeroes_alignment = block_size;
     bs->bl.pdiscard_alignment = block_size;
     /* A child says per sector what it holds: no partial sectors */
-    if (s->img->geo.has_parent) {
-        bs->bl.request_alignment = s->img->geo.logical_sector_size;
+    if (vhdx_image_is_differencing(s->img)) {
+        bs->bl.request_alignment = vhdx_image_logical_sector_size(s->img);
     }
 }
 
@@ -158,6 +73,10 @@ static int GRAPH_RDLOCK vhdx_open_image(BlockDriverState *bs, int flags,
     GError *gerr = NULL;
     int ret;
 
+    /* Without I/O (qemu-img info, a parent looked at): metadata only */
+    if (flags & BDRV_O_NO_IO) {
+        core_flags |= VHDX_OPEN_PEEK;
+    }
     /* An inactive image (a migration target) must not be written yet */
     if ((flags & BDRV_O_RDWR) && !(flags & BDRV_O_INACTIVE)) {
         core_flags |= VHDX_OPEN_WRITE;
@@ -165,13 +84,10 @@ static int GRAPH_RDLOCK vhdx_open_image(BlockDriverState *bs, int flags,
     if (flags & BDRV_O_CHECK) {
         core_flags |= VHDX_OPEN_CHECK;
     }
-    vhdx_file_io_init(bs, &s->io);
+    vhdx_child_io_init(bs->file, &s->io);
     ret = vhdx_image_open(&s->io, core_flags, &s->img, &gerr);
-    if (ret < 0) {
-        vhdx_propagate(bs, errp, gerr);
-        return ret;
-    }
-    return 0;
+    vhdx_error_propagate(errp, bs->filename, gerr);
+    return ret;
 }
 
 static int vhdx_open(BlockDriverState *bs, QDict *options, int flags,
@@ -183,7 +99,7 @@ static int vhdx_open(BlockDriverState *bs, QDict *options, int flags,
 
     GLOBAL_STATE_CODE();
 
-    ret = vhdx_check_chain_above(bs, errp);
+    ret = vhdx_validate_chain_above(bs, errp);
     if (ret < 0) {
         return ret;
     }
@@ -191,9 +107,6 @@ static int vhdx_open(BlockDriverState *bs, QDict *options, int flags,
     if (ret < 0) {
         return ret;
     }
-
-    GRAPH_RDLOCK_GUARD_MAINLOOP();
-
     qemu_co_mutex_init(&s->lock);
     QLIST_INIT(&s->allocations);
     opts = qemu_opts_create(&vhdx_runtime_opts, NULL, 0, &error_abort);
@@ -201,53 +114,43 @@ static int vhdx_open(BlockDriverState *bs, QDict *options, int flags,
         qemu_opts_del(opts);
         return -EINVAL;
     }
-    s->check_parent_linkage = qemu_opt_get_bool(opts,
-                                                VHDX_OPT_CHECK_PARENT_LINKAGE,
-                                                true);
+    s->enforce_linkage = qemu_opt_get_bool(opts,
+                                           VHDX_OPT_CHECK_PARENT_LINKAGE,
+                                           true);
     qemu_opts_del(opts);
+
+    bdrv_graph_rdlock_main_loop();
     ret = vhdx_open_image(bs, flags, errp);
+    bdrv_graph_rdunlock_main_loop();
     if (ret < 0) {
         return ret;
     }
-    if (s->img->metadata.has_parent) {
-        ret = vhdx_set_backing_file(bs, errp);
-        if (ret < 0) {
-            vhdx_image_free(s->img);
-            s->img = NULL;
-            vhdx_parent_ref_clear(&s->parent);
-            g_clear_pointer(&s->parent_path, g_free);
-            return ret;
-        }
-    }
+    vhdx_locate_parent(bs, options);
     bs->supported_zero_flags = BDRV_REQ_MAY_UNMAP;
     return 0;
 }
 
 /* Commits metadata and marks the log clean, so other users may open it */
-static int GRAPH_RDLOCK vhdx_end_session(BlockDriverState *bs, Error **errp)
+static void GRAPH_RDLOCK vhdx_end_session(BlockDriverState *bs)
 {
     BDRVVHDXState *s = bs->opaque;
     GError *gerr = NULL;
-    int ret;
+    Error *err = NULL;
 
-    ret = vhdx_image_close(s->img, &gerr);
+    if (vhdx_image_close(s->img, &gerr) < 0) {
+        vhdx_error_propagate(&err, bs->filename, gerr);
+        error_report_err(err);
+    }
     s->img = NULL;
-    vhdx_propagate(bs, errp, gerr);
-    return ret;
 }
 
 static void vhdx_close(BlockDriverState *bs)
 {
     BDRVVHDXState *s = bs->opaque;
-    Error *local_err = NULL;
 
     GRAPH_RDLOCK_GUARD_MAINLOOP();
 
-    vhdx_parent_ref_clear(&s->parent);
-    g_clear_pointer(&s->parent_path, g_free);
-    error_free(s->parent_missing);
-    s->parent_missing = NULL;
-    g_clear_pointer(&s->grant_vias, g_free);
+    vhdx_parent_state_clear(s);
     if (!s->img) {
         return;
     }
@@ -256,9 +159,7 @@ static void vhdx_close(BlockDriverState *bs)
         s->img = NULL;
         return;
     }
-    if (vhdx_end_session(bs, &local_err) < 0) {
-        error_report_err(local_err);
-    }
+    vhdx_end_session(bs);
 }
 
 /* ---- reopen, migration ---- */
@@ -277,9 +178,9 @@ static int vhdx_reopen_prepare(BDRVReopenState *state,
      * Going read-only: everything must be on disk and the log clean now,
      * while the file still takes writes.
      */
-    if (s->img->writable && !(state->flags & BDRV_O_RDWR)) {
+    if (vhdx_image_is_writable(s->img) && !(state->flags & BDRV_O_RDWR)) {
         ret = vhdx_image_make_clean(s->img, &gerr);
-        vhdx_propagate(bs, errp, gerr);
+        vhdx_error_propagate(errp, bs->filename, gerr);
     }
     return ret;
 }
@@ -288,7 +189,7 @@ static void vhdx_reopen_commit(BDRVReopenState *state)
 {
     BDRVVHDXState *s = state->bs->opaque;
 
-    s->img->writable = state->flags & BDRV_O_RDWR;
+    vhdx_image_set_writable(s->img, state->flags & BDRV_O_RDWR);
 }
 
 static void vhdx_reopen_abort(BDRVReopenState *state)
@@ -300,18 +201,20 @@ static int GRAPH_RDLOCK vhdx_inactivate(BlockDriverState *bs)
 {
     BDRVVHDXState *s = bs->opaque;
     GError *gerr = NULL;
+    Error *err = NULL;
     int ret;
 
-    if (!s->img || !s->img->writable) {
+    if (!s->img || !vhdx_image_is_writable(s->img)) {
         return 0;
     }
     /* Hand a clean image to the destination; no writes until reactivated */
     ret = vhdx_image_make_clean(s->img, &gerr);
     if (ret < 0) {
-        vhdx_report_io_error(bs, gerr);
+        vhdx_error_propagate(&err, bs->filename, gerr);
+        error_report_err(err);
         return ret;
     }
-    s->img->writable = false;
+    vhdx_image_set_writable(s->img, false);
     return 0;
 }
 
@@ -319,15 +222,20 @@ static void coroutine_fn GRAPH_RDLOCK
 vhdx_co_invalidate_cache(BlockDriverState *bs, Error **errp)
 {
     BDRVVHDXState *s = bs->opaque;
+    int ret;
 
     /* Another process may have changed everything: read it all anew */
     qemu_co_mutex_lock(&s->lock);
-    if (s->img) {
-        vhdx_image_free(s->img);
-        s->img = NULL;
-    }
-    vhdx_open_image(bs, bs->open_flags, errp);
+    vhdx_image_free(s->img);
+    s->img = NULL;
+    ret = vhdx_open_image(bs, bs->open_flags, errp);
     qemu_co_mutex_unlock(&s->lock);
+    if (ret < 0) {
+        /* No image to serve requests from: fence the node, as qcow2 does */
+        error_prepend(errp, "Could not reopen VHDX image: ");
+        vhdx_parent_state_clear(s);
+        bs->drv = NULL;
+    }
 }
 
 /* ---- payload I/O epochs and reuse of freed space ---- */
@@ -376,9 +284,9 @@ static void vhdx_recycle_freed(BDRVVHDXState *s)
 
 /*
  * Payload of an image opened read-only with its log replayed in memory:
- * read through the in-memory view, which shows what the log changes even
- * there (a log entry may zero payload).  Only until the image is closed
- * or written to, so a bounce buffer will do.
+ * read as the core sees it, which shows what the log changes even there
+ * (a log entry may zero payload).  Only until the image is closed or
+ * written to, so a bounce buffer will do.
  */
 static int coroutine_fn GRAPH_RDLOCK
 vhdx_read_pending(BlockDriverState *bs, const VhdxExtent *ext,
@@ -386,14 +294,17 @@ vhdx_read_pending(BlockDriverState *bs, const VhdxExtent *ext,
 {
     BDRVVHDXState *s = bs->opaque;
     g_autofree uint8_t *buf = g_try_malloc(ext->length);
+    GError *gerr = NULL;
     int ret;
 
     if (!buf) {
         return -ENOMEM;
     }
     qemu_co_mutex_lock(&s->lock);
-    ret = vhdx_io_pread(s->img->io, ext->file_offset, buf, ext->length);
+    ret = vhdx_image_read_payload(s->img, ext->file_offset, buf,
+                                  ext->length, &gerr);
     qemu_co_mutex_unlock(&s->lock);
+    vhdx_report_io_error(bs, gerr);
     if (ret == 0) {
         qemu_iovec_from_buf(qiov, qiov_offset, buf, ext->length);
     }
@@ -408,18 +319,20 @@ vhdx_read_extent(BlockDriverState *bs, const VhdxExtent *ext, int64_t offset,
 
     switch (ext->kind) {
     case VHDX_EXTENT_DATA:
-        if (s->img->log_pending) {
+        if (vhdx_image_log_state(s->img) == VHDX_LOG_PENDING) {
             return vhdx_read_pending(bs, ext, qiov, qiov_offset);
         }
+        BLKDBG_CO_EVENT(bs->file, BLKDBG_READ_AIO);
         return bdrv_co_preadv_part(bs->file, ext->file_offset, ext->length,
                                    qiov, qiov_offset, 0);
     case VHDX_EXTENT_UNALLOCATED:
         if (bs->backing) {
-            int ret = vhdx_check_read_through(bs);
+            int ret = vhdx_may_read_parent(bs);
 
             if (ret < 0) {
                 return ret;
             }
+            BLKDBG_CO_EVENT(bs->file, BLKDBG_READ_BACKING_AIO);
             return bdrv_co_preadv_part(bs->backing, offset, ext->length,
                                        qiov, qiov_offset, 0);
         }
@@ -483,19 +396,28 @@ static VhdxAllocation *vhdx_find_allocation(BDRVVHDXState *s, uint64_t block)
 }
 
 /*
- * Waits, with s->lock held, until no allocation of @block is in flight.
- * Returns true if it had to wait (the BAT entry may have changed).
+ * Waits, with s->lock held, until no allocation of @block is in flight:
+ * its BAT entry does not show the new space until the data is written.
  */
-static bool coroutine_fn vhdx_wait_allocation(BDRVVHDXState *s,
+static void coroutine_fn vhdx_wait_allocation(BDRVVHDXState *s,
                                               uint64_t block)
 {
-    VhdxAllocation *a = vhdx_find_allocation(s, block);
+    VhdxAllocation *a;
 
-    if (!a) {
-        return false;
+    while ((a = vhdx_find_allocation(s, block))) {
+        qemu_co_queue_wait(&a->waiters, &s->lock);
     }
-    qemu_co_queue_wait(&a->waiters, &s->lock);
-    return true;
+}
+
+static VhdxAllocation *vhdx_start_allocation(BDRVVHDXState *s,
+                                             uint64_t block)
+{
+    VhdxAllocation *a = g_new0(VhdxAllocation, 1);
+
+    a->block = block;
+    qemu_co_queue_init(&a->waiters);
+    QLIST_INSERT_HEAD(&s->allocations, a, next);
+    return a;
 }
 
 static void vhdx_finish_allocation(VhdxAllocation *a)
@@ -505,142 +427,71 @@ static void vhdx_finish_allocation(VhdxAllocation *a)
     g_free(a);
 }
 
-/* Zeroes the parts of a reused block the write does not cover */
+/* The payload I/O the core planned: the guest data and zeros around it */
 static int coroutine_fn GRAPH_RDLOCK
-vhdx_zero_block_gaps(BlockDriverState *bs, uint64_t block_offset,
-                     uint64_t block_bytes, uint64_t in_block, uint64_t len)
+vhdx_write_payload(BlockDriverState *bs, const VhdxWrite *w,
+                   QEMUIOVector *qiov, size_t qiov_offset)
 {
-    int ret = 0;
+    int ret;
 
-    if (in_block) {
-        ret = bdrv_co_pwrite_zeroes(bs->file, block_offset, in_block, 0);
+    BLKDBG_CO_EVENT(bs->file, BLKDBG_WRITE_AIO);
+    ret = bdrv_co_pwritev_part(bs->file, w->data_offset, w->bytes, qiov,
+                               qiov_offset, 0);
+    for (int i = 0; ret == 0 && i < ARRAY_SIZE(w->zero_fill); i++) {
+        if (w->zero_fill[i].length) {
+            ret = bdrv_co_pwrite_zeroes(bs->file, w->zero_fill[i].offset,
+                                        w->zero_fill[i].length, 0);
+        }
     }
-    if (ret == 0 && in_block + len < block_bytes) {
-        ret = bdrv_co_pwrite_zeroes(bs->file, block_offset + in_block + len,
-                                    block_bytes - in_block - len, 0);
-    }
-    return ret;
-}
-
-/* Records the sectors just written in a child block; s->lock held */
-static int coroutine_fn GRAPH_RDLOCK
-vhdx_mark_written(BlockDriverState *bs, uint64_t block, uint64_t file_offset,
-                  uint64_t in_block, uint64_t len)
-{
-    BDRVVHDXState *s = bs->opaque;
-    uint64_t block_bytes = vhdx_image_block_bytes(s->img, block);
-    unsigned state = VHDX_PAYLOAD_PARTIALLY_PRESENT;
-    GError *gerr = NULL;
-    int ret = 0;
-
-    if (in_block == 0 && len == block_bytes) {
-        state = VHDX_PAYLOAD_FULLY_PRESENT;
-    } else {
-        ret = vhdx_image_mark_present(s->img, block, in_block, len, &gerr);
-    }
-    if (ret == 0) {
-        ret = vhdx_image_set_block(s->img, block, state, file_offset, &gerr);
-    }
-    vhdx_report_io_error(bs, gerr);
     return ret;
 }
 
 /*
- * Writes into a block that has no data yet: new space is reserved, the
- * data written, and only then is the BAT entry pointed at it, so a
- * concurrent read sees the old contents or the new, never garbage.
- * Where the block read as zeros, zeros go around the data and the block
- * becomes fully present; a child's block that was its parent's stays
- * partially present, only the written sectors marked.  Called and returns
- * with s->lock held.
+ * Writes the part of a request inside one block, as the core plans it;
+ * *@done: how much that was.  Called and returns with s->lock held; the
+ * payload I/O runs without it.
  */
 static int coroutine_fn GRAPH_RDLOCK
-vhdx_write_new_block(BlockDriverState *bs, uint64_t block, unsigned state,
-                     uint64_t in_block, uint64_t len, QEMUIOVector *qiov,
-                     size_t qiov_offset)
+vhdx_write_in_block(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                    QEMUIOVector *qiov, size_t qiov_offset, uint64_t *done)
 {
     BDRVVHDXState *s = bs->opaque;
-    uint64_t block_bytes = s->img->geo.block_size;
-    bool from_parent = s->img->geo.has_parent &&
-                       state == VHDX_PAYLOAD_NOT_PRESENT;
-    VhdxAllocation *a;
+    uint64_t block = offset / vhdx_image_block_size(s->img);
+    VhdxAllocation *a = NULL;
     GError *gerr = NULL;
-    uint64_t file_offset;
-    bool fresh;
+    unsigned epoch;
+    VhdxWrite w;
     int ret;
 
+    vhdx_wait_allocation(s, block);
     vhdx_recycle_freed(s);
-    ret = vhdx_image_alloc_block(s->img, &file_offset, &fresh, &gerr);
+    ret = vhdx_image_plan_write(s->img, offset, bytes, &w, &gerr);
     if (ret < 0) {
         vhdx_report_io_error(bs, gerr);
         return ret;
     }
-    a = g_new0(VhdxAllocation, 1);
-    a->block = block;
-    qemu_co_queue_init(&a->waiters);
-    QLIST_INSERT_HEAD(&s->allocations, a, next);
-    qemu_co_mutex_unlock(&s->lock);
-
-    ret = bdrv_co_pwritev_part(bs->file, file_offset + in_block, len, qiov,
-                               qiov_offset, 0);
-    if (ret == 0 && !fresh && !from_parent) {
-        ret = vhdx_zero_block_gaps(bs, file_offset, block_bytes, in_block,
-                                   len);
-    }
-
-    qemu_co_mutex_lock(&s->lock);
-    if (ret == 0 && from_parent) {
-        ret = vhdx_mark_written(bs, block, file_offset, in_block, len);
-    } else if (ret == 0) {
-        ret = vhdx_image_set_block(s->img, block, VHDX_PAYLOAD_FULLY_PRESENT,
-                                   file_offset, &gerr);
-        vhdx_report_io_error(bs, gerr);
-    }
-    if (ret < 0) {
-        vhdx_image_unalloc_block(s->img, file_offset);
-    }
-    vhdx_finish_allocation(a);
-    return ret;
-}
-
-/* Writes the part of a request inside one block; s->lock held */
-static int coroutine_fn GRAPH_RDLOCK
-vhdx_write_in_block(BlockDriverState *bs, uint64_t offset, uint64_t len,
-                    QEMUIOVector *qiov, size_t qiov_offset)
-{
-    BDRVVHDXState *s = bs->opaque;
-    uint64_t block = offset / s->img->geo.block_size;
-    uint64_t in_block = offset % s->img->geo.block_size;
-    GError *gerr = NULL;
-    unsigned epoch;
-    uint64_t entry;
-    int ret;
-
-    do {
-        ret = vhdx_image_block_entry(s->img, block, &entry, &gerr);
-        if (ret < 0) {
-            vhdx_report_io_error(bs, gerr);
-            return ret;
-        }
-    } while (!vhdx_payload_has_data(vhdx_bat_state(entry)) &&
-             vhdx_wait_allocation(s, block));
-
-    if (!vhdx_payload_has_data(vhdx_bat_state(entry))) {
-        return vhdx_write_new_block(bs, block, vhdx_bat_state(entry),
-                                    in_block, len, qiov, qiov_offset);
+    if (w.allocating) {
+        BLKDBG_CO_EVENT(bs->file, BLKDBG_CLUSTER_ALLOC_SPACE);
+        a = vhdx_start_allocation(s, block);
     }
     epoch = vhdx_payload_io_begin(s);
     qemu_co_mutex_unlock(&s->lock);
-    ret = bdrv_co_pwritev_part(bs->file, vhdx_bat_offset(entry) + in_block,
-                               len, qiov, qiov_offset, 0);
+
+    ret = vhdx_write_payload(bs, &w, qiov, qiov_offset);
+
     vhdx_payload_io_end(s, epoch);
     qemu_co_mutex_lock(&s->lock);
-    /* In a partially present block, the sectors are present only now */
-    if (ret == 0 &&
-        vhdx_bat_state(entry) == VHDX_PAYLOAD_PARTIALLY_PRESENT) {
-        ret = vhdx_mark_written(bs, block, vhdx_bat_offset(entry), in_block,
-                                len);
+    if (ret == 0) {
+        ret = vhdx_image_finish_write(s->img, &w, &gerr);
+        vhdx_report_io_error(bs, gerr);
     }
+    if (ret < 0) {
+        vhdx_image_cancel_write(s->img, &w);
+    }
+    if (a) {
+        vhdx_finish_allocation(a);
+    }
+    *done = w.bytes;
     return ret;
 }
 
@@ -650,7 +501,6 @@ vhdx_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      BdrvRequestFlags flags)
 {
     BDRVVHDXState *s = bs->opaque;
-    uint32_t block_size = s->img->geo.block_size;
     GError *gerr = NULL;
     int ret;
 
@@ -658,43 +508,44 @@ vhdx_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
     ret = vhdx_begin_data_change(bs, &gerr);
     vhdx_report_io_error(bs, gerr);
     while (ret == 0 && bytes > 0) {
-        uint64_t len = MIN(bytes, block_size - offset % block_size);
+        uint64_t done;
 
-        ret = vhdx_write_in_block(bs, offset, len, qiov, qiov_offset);
-        offset += len;
-        qiov_offset += len;
-        bytes -= len;
+        ret = vhdx_write_in_block(bs, offset, bytes, qiov, qiov_offset,
+                                  &done);
+        offset += done;
+        qiov_offset += done;
+        bytes -= done;
     }
     qemu_co_mutex_unlock(&s->lock);
     return ret;
 }
 
 /*
- * Gives whole blocks a state without data (ZERO or NOT_PRESENT), freeing
- * their space; -ENOTSUP for anything that is not whole blocks, so the
- * block layer falls back to writing zeros there.
+ * Write-zeroes and discard: whole blocks lose their data as the core
+ * says; -ENOTSUP where zeros must be written as data instead, which the
+ * block layer then does (a discard it ignores).
  */
 static int coroutine_fn GRAPH_RDLOCK
-vhdx_set_blocks_without_data(BlockDriverState *bs, int64_t offset,
-                             int64_t bytes, unsigned state)
+vhdx_zero_blocks(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                 VhdxZeroKind kind)
 {
     BDRVVHDXState *s = bs->opaque;
-    uint32_t block_size = s->img->geo.block_size;
     GError *gerr = NULL;
+    VhdxZeroing z;
     int ret;
 
-    if (offset % block_size ||
-        (bytes % block_size && offset + bytes != s->img->geo.virtual_size)) {
-        return -ENOTSUP;
-    }
     qemu_co_mutex_lock(&s->lock);
-    ret = vhdx_begin_data_change(bs, &gerr);
-    for (uint64_t block = offset / block_size;
-         ret == 0 && block * block_size < offset + bytes; block++) {
-        while (vhdx_wait_allocation(s, block)) {
-            /* the allocation finished; it is overwritten below */
-        }
-        ret = vhdx_image_set_block(s->img, block, state, 0, &gerr);
+    ret = vhdx_image_plan_zero(s->img, offset, bytes, kind, &z, &gerr);
+    if (ret == 0 && z.write_zeros) {
+        ret = -ENOTSUP;
+    } else if (ret == 0 && z.first_block < z.end_block) {
+        ret = vhdx_begin_data_change(bs, &gerr);
+    }
+    for (uint64_t block = z.first_block;
+         ret == 0 && block < z.end_block; block++) {
+        /* An allocation in flight is overwritten once it is done */
+        vhdx_wait_allocation(s, block);
+        ret = vhdx_image_apply_zero(s->img, &z, block, &gerr);
     }
     qemu_co_mutex_unlock(&s->lock);
     vhdx_report_io_error(bs, gerr);
@@ -705,28 +556,13 @@ static int coroutine_fn GRAPH_RDLOCK
 vhdx_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       BdrvRequestFlags flags)
 {
-    BDRVVHDXState *s = bs->opaque;
-
-    /* A fixed image keeps its blocks: the block layer writes the zeros */
-    if (s->img->metadata.leave_blocks_allocated) {
-        return -ENOTSUP;
-    }
-    return vhdx_set_blocks_without_data(bs, offset, bytes, VHDX_PAYLOAD_ZERO);
+    return vhdx_zero_blocks(bs, offset, bytes, VHDX_ZERO_WRITE);
 }
 
 static int coroutine_fn GRAPH_RDLOCK
 vhdx_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
 {
-    BDRVVHDXState *s = bs->opaque;
-    /* A discarded block of a child must not show the parent's data again */
-    unsigned state = s->img->geo.has_parent ? VHDX_PAYLOAD_ZERO :
-                                              VHDX_PAYLOAD_NOT_PRESENT;
-
-    /* Discard is advisory; a fixed image keeps its blocks allocated */
-    if (s->img->metadata.leave_blocks_allocated) {
-        return 0;
-    }
-    return vhdx_set_blocks_without_data(bs, offset, bytes, state);
+    return vhdx_zero_blocks(bs, offset, bytes, VHDX_ZERO_DISCARD);
 }
 
 static int coroutine_fn GRAPH_RDLOCK vhdx_co_flush_to_os(BlockDriverState *bs)
@@ -736,8 +572,8 @@ static int coroutine_fn GRAPH_RDLOCK vhdx_co_flush_to_os(BlockDriverState *bs)
     int ret;
 
     qemu_co_mutex_lock(&s->lock);
-    ret = s->img ? vhdx_image_flush(s->img, &gerr) : 0;
-    if (ret == 0 && s->img) {
+    ret = vhdx_image_flush(s->img, &gerr);
+    if (ret == 0) {
         vhdx_recycle_freed(s);
     }
     qemu_co_mutex_unlock(&s->lock);
@@ -783,10 +619,10 @@ vhdx_co_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
 {
     BDRVVHDXState *s = bs->opaque;
 
-    bdi->cluster_size = s->img->geo.block_size;
+    bdi->cluster_size = vhdx_image_block_size(s->img);
     /* A child holds data sector by sector: that is its allocation unit */
-    if (s->img->geo.has_parent) {
-        bdi->subcluster_size = s->img->geo.logical_sector_size;
+    if (vhdx_image_is_differencing(s->img)) {
+        bdi->subcluster_size = vhdx_image_logical_sector_size(s->img);
     }
     return 0;
 }
@@ -796,7 +632,7 @@ vhdx_co_getlength(BlockDriverState *bs)
 {
     BDRVVHDXState *s = bs->opaque;
 
-    return s->img->geo.virtual_size;
+    return vhdx_image_virtual_size(s->img);
 }
 
 static int GRAPH_RDLOCK vhdx_has_zero_init(BlockDriverState *bs)
@@ -804,13 +640,31 @@ static int GRAPH_RDLOCK vhdx_has_zero_init(BlockDriverState *bs)
     BDRVVHDXState *s = bs->opaque;
 
     /* A fixed image's blocks read whatever its file was created with */
-    if (s->img->metadata.leave_blocks_allocated) {
+    if (vhdx_image_is_fixed(s->img)) {
         return bdrv_has_zero_init(bs->file->bs);
     }
     return 1;
 }
 
-/* ---- check ---- */
+/* ---- consistency check ---- */
+
+/* Cuts leaked space off the end of the file; s->lock held */
+static void coroutine_fn GRAPH_RDLOCK
+vhdx_trim_leaks(BlockDriverState *bs, VhdxCheckReport *report,
+                BdrvCheckResult *result)
+{
+    BDRVVHDXState *s = bs->opaque;
+    GError *gerr = NULL;
+
+    if (vhdx_image_trim(s->img, report->image_end, &gerr) < 0) {
+        vhdx_report_io_error(bs, gerr);
+        result->check_errors++;
+        return;
+    }
+    result->leaks_fixed += DIV_ROUND_UP(report->leaked_bytes,
+                                        vhdx_image_block_size(s->img));
+    report->leaked_bytes = 0;
+}
 
 static int coroutine_fn GRAPH_RDLOCK
 vhdx_co_check(BlockDriverState *bs, BdrvCheckResult *result,
@@ -830,32 +684,23 @@ vhdx_co_check(BlockDriverState *bs, BdrvCheckResult *result,
         return ret;
     }
     /* Replaying a dirty log at open repaired the image */
-    if (s->img->log_replayed && (fix & BDRV_FIX_ERRORS)) {
+    if (report.log_replayed && (fix & BDRV_FIX_ERRORS)) {
         result->corruptions_fixed++;
-        s->img->log_replayed = false;
     }
     /* Opened read-only, it was replayed in memory only */
-    if (s->img->log_pending) {
+    if (report.log_pending) {
         fprintf(stderr, "ERROR the log holds metadata changes not yet "
                 "written to the file (its writer stopped); they are read "
                 "from the log, and repairing writes them\n");
         result->corruptions++;
     }
     result->corruptions += report.corruptions;
-    if (report.leaked_bytes && (fix & BDRV_FIX_LEAKS) && s->img->writable) {
-        ret = vhdx_image_trim(s->img, report.image_end, &gerr);
-        if (ret < 0) {
-            vhdx_report_io_error(bs, gerr);
-            gerr = NULL;
-            result->check_errors++;
-        } else {
-            result->leaks_fixed += DIV_ROUND_UP(report.leaked_bytes,
-                                                s->img->geo.block_size);
-            report.leaked_bytes = 0;
-        }
+    if (report.leaked_bytes && (fix & BDRV_FIX_LEAKS) &&
+        vhdx_image_is_writable(s->img)) {
+        vhdx_trim_leaks(bs, &report, result);
     }
     result->leaks += DIV_ROUND_UP(report.leaked_bytes,
-                                  s->img->geo.block_size);
+                                  vhdx_image_block_size(s->img));
     /*
      * Allocation statistics and the image end stay unreported, as QEMU's
      * VHDX driver always left them: its iotests' output depends on that.
@@ -880,15 +725,15 @@ vhdx_co_truncate(BlockDriverState *bs, int64_t offset, bool exact,
         return -ENOTSUP;
     }
     qemu_co_mutex_lock(&s->lock);
-    ret = vhdx_image_check_grow(s->img, offset, &gerr);
-    if (ret == 0 && offset != s->img->geo.virtual_size) {
+    ret = vhdx_image_validate_grow(s->img, offset, &gerr);
+    if (ret == 0 && offset != vhdx_image_virtual_size(s->img)) {
         ret = vhdx_begin_data_change(bs, &gerr);
         if (ret == 0) {
             ret = vhdx_image_grow(s->img, offset, &gerr);
         }
     }
     qemu_co_mutex_unlock(&s->lock);
-    vhdx_propagate(bs, errp, gerr);
+    vhdx_error_propagate(errp, bs->filename, gerr);
     return ret;
 }
 
@@ -906,7 +751,7 @@ static BlockDriver bdrv_vhdx = {
     .bdrv_reopen_commit         = vhdx_reopen_commit,
     .bdrv_reopen_abort          = vhdx_reopen_abort,
     .bdrv_child_perm            = bdrv_default_perms,
-    .bdrv_check_backing         = vhdx_check_backing,
+    .bdrv_check_backing         = vhdx_accept_backing,
     .bdrv_refresh_limits        = vhdx_refresh_limits,
     .bdrv_dirname               = vhdx_dirname,
 

@@ -71,9 +71,9 @@ static bool bitmap_state_valid(unsigned state, bool has_parent)
            (state == VHDX_BITMAP_PRESENT && has_parent);
 }
 
-int vhdx_bat_entry_check(const VhdxBatGeometry *g, uint64_t index,
-                         uint64_t entry, uint64_t file_length,
-                         GError **errp)
+int vhdx_bat_entry_validate(const VhdxBatGeometry *g, uint64_t index,
+                            uint64_t entry, uint64_t file_length,
+                            GError **errp)
 {
     bool is_bitmap = vhdx_bat_index_is_bitmap(g, index);
     unsigned state = vhdx_bat_state(entry);

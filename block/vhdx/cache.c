@@ -132,8 +132,8 @@ static int cache_load(VhdxCache *c, uint64_t offset, CachePage **out,
     ret = vhdx_io_pread(c->io, offset, data, VHDX_CACHE_PAGE_SIZE);
     if (ret < 0) {
         free(data);
-        return vhdx_error(errp, -ret, "VHDX metadata cache: cannot read "
-                          "the page at 0x%" PRIx64, offset);
+        return vhdx_io_error(errp, -ret, "VHDX metadata cache: cannot read "
+                             "the page at 0x%" PRIx64, offset);
     }
     page = g_new0(CachePage, 1);
     page->offset = offset;

@@ -95,9 +95,9 @@ void vhdx_checksum_store(void *buf, size_t len, size_t csum_offset)
               vhdx_checksum(buf, len, csum_offset));
 }
 
-int vhdx_check_signed_structure(const uint8_t *buf, size_t len,
-                                const char *sig, const char *what,
-                                GError **errp)
+int vhdx_verify_signed_structure(const uint8_t *buf, size_t len,
+                                 const char *sig, const char *what,
+                                 GError **errp)
 {
     uint32_t stored, computed;
 

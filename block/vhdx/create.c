@@ -10,14 +10,23 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
+#include "vhdx/bat.h"
+#include "vhdx/create.h"
 #include "vhdx/endian.h"
 #include "vhdx/error.h"
-#include "vhdx/image.h"
+#include "vhdx/header.h"
+#include "vhdx/metadata.h"
+#include "vhdx/region.h"
 
 #include <errno.h>
 #include <inttypes.h>
 
 #define METADATA_REGION_SIZE VHDX_MiB
+
+/* Hyper-V's block size for differencing images */
+#define CREATE_CHILD_BLOCK_SIZE     (2 * VHDX_MiB)
+#define CREATE_DEFAULT_LOG_SIZE     VHDX_MiB
+#define CREATE_PHYSICAL_SECTOR_SIZE 4096
 
 typedef struct CreateLayout {
     uint64_t log_offset;
@@ -28,7 +37,7 @@ typedef struct CreateLayout {
     uint64_t file_length;
 } CreateLayout;
 
-static int create_check_params(const VhdxCreateParams *p, GError **errp)
+static int create_validate_params(const VhdxCreateParams *p, GError **errp)
 {
     uint32_t lss = p->logical_sector_size;
 
@@ -53,6 +62,11 @@ static int create_check_params(const VhdxCreateParams *p, GError **errp)
     if (p->parent && p->fixed) {
         return vhdx_error(errp, EINVAL, "VHDX: a differencing image cannot "
                           "be fixed");
+    }
+    if (p->parent && p->parent->logical_sector_size != lss) {
+        return vhdx_error(errp, EINVAL, "VHDX: a differencing image has its "
+                          "parent's logical sector size %" PRIu32 ", not %"
+                          PRIu32, p->parent->logical_sector_size, lss);
     }
     if (p->log_size < VHDX_LOG_MIN_SIZE || p->log_size % VHDX_ALIGNMENT) {
         return vhdx_error(errp, EINVAL, "VHDX log size %" PRIu32 " is not "
@@ -81,8 +95,8 @@ static int create_write(VhdxIO *io, uint64_t offset, const void *buf,
     int ret = vhdx_io_pwrite(io, offset, buf, len);
 
     if (ret < 0) {
-        return vhdx_error(errp, -ret, "VHDX create: cannot write the %s",
-                          what);
+        return vhdx_io_error(errp, -ret, "VHDX create: cannot write the %s",
+                             what);
     }
     return 0;
 }
@@ -105,7 +119,11 @@ static int create_write_metadata(VhdxIO *io, const VhdxCreateParams *p,
     int ret;
 
     if (p->parent) {
-        ret = vhdx_locator_encode(p->parent, &locator, &locator_len, errp);
+        VhdxLocator loc;
+
+        vhdx_parent_locator_build(&loc, p->parent);
+        ret = vhdx_locator_encode(&loc, &locator, &locator_len, errp);
+        vhdx_locator_clear(&loc);
         if (ret < 0) {
             return ret;
         }
@@ -216,13 +234,120 @@ static int create_write_file_id(VhdxIO *io, const VhdxCreateParams *p,
                         "file identifier", errp);
 }
 
+/* ---- parameters ---- */
+
+/* The block size grows with the disk, keeping the BAT small */
+static uint32_t create_default_block_size(uint64_t size)
+{
+    if (size > 32 * VHDX_TiB) {
+        return 64 * VHDX_MiB;
+    } else if (size > 100 * VHDX_GiB) {
+        return 32 * VHDX_MiB;
+    } else if (size > VHDX_GiB) {
+        return 16 * VHDX_MiB;
+    }
+    return 8 * VHDX_MiB;
+}
+
+/* The checks and messages QEMU's VHDX driver has always had */
+static int create_validate_sizes(const VhdxCreateRequest *req,
+                                 uint64_t block_size, GError **errp)
+{
+    if (req->virtual_size > VHDX_VIRTUAL_SIZE_MAX) {
+        return vhdx_error(errp, EINVAL, "Image size too large; max of 64TB");
+    }
+    if (req->has_log_size && req->log_size > UINT32_MAX) {
+        return vhdx_error(errp, EINVAL, "Log size must be smaller than 4 GB");
+    }
+    if (req->has_log_size &&
+        (req->log_size < VHDX_MiB || req->log_size % VHDX_MiB)) {
+        return vhdx_error(errp, EINVAL, "Log size must be a multiple of 1 MB");
+    }
+    if (block_size < VHDX_MiB || block_size % VHDX_MiB) {
+        return vhdx_error(errp, EINVAL, "Block size must be a multiple of "
+                          "1 MB");
+    }
+    if (block_size & (block_size - 1)) {
+        return vhdx_error(errp, EINVAL, "Block size must be a power of two");
+    }
+    if (block_size > VHDX_BLOCK_SIZE_MAX) {
+        return vhdx_error(errp, EINVAL, "Block size must not exceed %"
+                          PRIu64, (uint64_t)VHDX_BLOCK_SIZE_MAX);
+    }
+    return 0;
+}
+
+static int create_sector_size(const VhdxCreateRequest *req, uint32_t *lss,
+                              GError **errp)
+{
+    const VhdxParentSpec *parent = req->parent;
+
+    if (req->has_logical_sector_size && req->logical_sector_size != 512 &&
+        req->logical_sector_size != 4096) {
+        return vhdx_error(errp, EINVAL, "Logical sector size must be 512 or "
+                          "4096");
+    }
+    if (parent && req->has_logical_sector_size &&
+        req->logical_sector_size != parent->logical_sector_size) {
+        return vhdx_error(errp, EINVAL, "A differencing image has its "
+                          "parent's logical sector size (%" PRIu32 "), not %"
+                          PRIu64, parent->logical_sector_size,
+                          req->logical_sector_size);
+    }
+    *lss = parent ? parent->logical_sector_size :
+           req->has_logical_sector_size ? req->logical_sector_size : 512;
+    if (req->virtual_size % *lss) {
+        return vhdx_error(errp, EINVAL, "Image size %" PRIu64 " is not a "
+                          "multiple of the logical sector size %" PRIu32,
+                          req->virtual_size, *lss);
+    }
+    return 0;
+}
+
+int vhdx_create_params_resolve(const VhdxCreateRequest *req,
+                               VhdxCreateParams *p, GError **errp)
+{
+    uint64_t block_size = req->has_block_size ? req->block_size :
+                          req->parent ? CREATE_CHILD_BLOCK_SIZE :
+                          create_default_block_size(req->virtual_size);
+    uint32_t lss = 0;
+    int ret;
+
+    ret = create_validate_sizes(req, block_size, errp);
+    if (ret == 0) {
+        ret = create_sector_size(req, &lss, errp);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    if (req->parent && req->fixed) {
+        return vhdx_error(errp, EINVAL, "A differencing image cannot be "
+                          "fixed");
+    }
+    *p = (VhdxCreateParams) {
+        .virtual_size = req->virtual_size,
+        .block_size = block_size,
+        .log_size = req->has_log_size ? req->log_size :
+                    CREATE_DEFAULT_LOG_SIZE,
+        .logical_sector_size = lss,
+        .physical_sector_size = CREATE_PHYSICAL_SECTOR_SIZE,
+        .fixed = req->fixed,
+        .block_state_zero = req->block_state_zero,
+        .creator = req->creator,
+        .parent = req->parent,
+    };
+    return 0;
+}
+
+/* ---- writing the image ---- */
+
 int vhdx_image_create(VhdxIO *io, const VhdxCreateParams *p, GError **errp)
 {
     VhdxBatGeometry geo;
     CreateLayout l;
     int ret;
 
-    ret = create_check_params(p, errp);
+    ret = create_validate_params(p, errp);
     if (ret < 0) {
         return ret;
     }
@@ -239,8 +364,8 @@ int vhdx_image_create(VhdxIO *io, const VhdxCreateParams *p, GError **errp)
         ret = vhdx_io_truncate(io, l.file_length);
     }
     if (ret < 0) {
-        return vhdx_error(errp, -ret, "VHDX create: cannot size the file to "
-                          "%" PRIu64 " bytes", l.file_length);
+        return vhdx_io_error(errp, -ret, "VHDX create: cannot size the file to "
+                             "%" PRIu64 " bytes", l.file_length);
     }
     ret = create_write_metadata(io, p, &l, errp);
     if (ret == 0) {
@@ -252,14 +377,14 @@ int vhdx_image_create(VhdxIO *io, const VhdxCreateParams *p, GError **errp)
     if (ret == 0) {
         ret = vhdx_io_flush(io);
         if (ret < 0) {
-            return vhdx_error(errp, -ret, "VHDX create: flush failed");
+            return vhdx_io_error(errp, -ret, "VHDX create: flush failed");
         }
         ret = create_write_file_id(io, p, errp);
     }
     if (ret == 0) {
         ret = vhdx_io_flush(io);
         if (ret < 0) {
-            return vhdx_error(errp, -ret, "VHDX create: flush failed");
+            return vhdx_io_error(errp, -ret, "VHDX create: flush failed");
         }
     }
     return ret;

@@ -80,18 +80,18 @@ void vhdx_file_id_encode(uint8_t *buf, const char *creator)
 }
 
 /* Signature and checksum: what the spec calls a valid header */
-static int header_check_integrity(const uint8_t *buf, const char *name,
-                                  GError **errp)
+static int header_verify_integrity(const uint8_t *buf, const char *name,
+                                   GError **errp)
 {
     if (!buf) {
         return vhdx_error(errp, EINVAL, "%s: missing", name);
     }
-    return vhdx_check_signed_structure(buf, VHDX_HEADER_SIZE,
-                                       VHDX_HEADER_SIGNATURE, name, errp);
+    return vhdx_verify_signed_structure(buf, VHDX_HEADER_SIZE,
+                                        VHDX_HEADER_SIGNATURE, name, errp);
 }
 
-static int header_check_log(const VhdxHeader *h, const char *name,
-                            GError **errp)
+static int header_validate_log(const VhdxHeader *h, const char *name,
+                               GError **errp)
 {
     if (h->log_length == 0) {
         return vhdx_error(errp, EINVAL, "%s: LogLength is zero", name);
@@ -121,8 +121,8 @@ static int header_check_log(const VhdxHeader *h, const char *name,
 }
 
 /* The fields this implementation needs to make sense of the file */
-static int header_check_fields(const VhdxHeader *h, const char *name,
-                               GError **errp)
+static int header_validate_fields(const VhdxHeader *h, const char *name,
+                                  GError **errp)
 {
     if (h->version != VHDX_HEADER_VERSION) {
         return vhdx_error(errp, EINVAL, "%s: Version %u is not %u", name,
@@ -132,7 +132,7 @@ static int header_check_fields(const VhdxHeader *h, const char *name,
         return vhdx_error(errp, EINVAL, "%s: LogVersion %u is not %u",
                           name, h->log_version, VHDX_LOG_VERSION);
     }
-    return header_check_log(h, name, errp);
+    return header_validate_log(h, name, errp);
 }
 
 static void header_parse(const uint8_t *buf, VhdxHeader *h)
@@ -153,12 +153,12 @@ static int header_decode_named(const uint8_t *buf, VhdxHeader *h,
     VhdxHeader tmp;
     int ret;
 
-    ret = header_check_integrity(buf, name, errp);
+    ret = header_verify_integrity(buf, name, errp);
     if (ret < 0) {
         return ret;
     }
     header_parse(buf, &tmp);
-    ret = header_check_fields(&tmp, name, errp);
+    ret = header_validate_fields(&tmp, name, errp);
     if (ret < 0) {
         return ret;
     }
@@ -232,8 +232,8 @@ int vhdx_header_select(const uint8_t *buf1, const uint8_t *buf2,
 {
     g_autoptr(GError) err1 = NULL;
     g_autoptr(GError) err2 = NULL;
-    bool ok1 = header_check_integrity(buf1, header_names[0], &err1) == 0;
-    bool ok2 = header_check_integrity(buf2, header_names[1], &err2) == 0;
+    bool ok1 = header_verify_integrity(buf1, header_names[0], &err1) == 0;
+    bool ok2 = header_verify_integrity(buf2, header_names[1], &err2) == 0;
     const uint8_t *bufs[2] = { buf1, buf2 };
     VhdxHeader h;
     int slot = ok1 ? 0 : 1;
@@ -274,8 +274,8 @@ int vhdx_header_load(VhdxIO *io, VhdxHeaderState *st, GError **errp)
         ret = vhdx_io_pread(io, header_slot_offset(slot), bufs[slot],
                             VHDX_HEADER_SIZE);
         if (ret < 0) {
-            return vhdx_error(errp, -ret, "%s: read failed: %s",
-                              header_names[slot], g_strerror(-ret));
+            return vhdx_io_error(errp, -ret, "%s: read failed",
+                                 header_names[slot]);
         }
     }
     return vhdx_header_select(buf1, buf2, st, errp);
@@ -297,7 +297,7 @@ int vhdx_header_update(VhdxIO *io, VhdxHeaderState *st, const VhdxHeader *h,
     next.sequence_number = st->current.sequence_number + 1;
 
     /* Never write a header that a later open would refuse */
-    ret = header_check_fields(&next, "VHDX header update", errp);
+    ret = header_validate_fields(&next, "VHDX header update", errp);
     if (ret < 0) {
         return ret;
     }
@@ -306,13 +306,13 @@ int vhdx_header_update(VhdxIO *io, VhdxHeaderState *st, const VhdxHeader *h,
     ret = vhdx_io_pwrite(io, header_slot_offset(target), buf,
                          VHDX_HEADER_SIZE);
     if (ret < 0) {
-        return vhdx_error(errp, -ret, "%s: write failed: %s",
-                          header_names[target], g_strerror(-ret));
+        return vhdx_io_error(errp, -ret, "%s: write failed",
+                             header_names[target]);
     }
     ret = vhdx_io_flush(io);
     if (ret < 0) {
-        return vhdx_error(errp, -ret, "%s: flush failed: %s",
-                          header_names[target], g_strerror(-ret));
+        return vhdx_io_error(errp, -ret, "%s: flush failed",
+                             header_names[target]);
     }
     st->current = next;
     st->slot = target;

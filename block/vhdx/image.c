@@ -1,38 +1,41 @@
 /*
- * A VHDX image: open, write sessions, mapping, block updates, flush, close
+ * A VHDX image: open, what it is, write sessions, flush, close
+ *
+ * Mapping guest ranges is in map.c, the block updates of guest writes in
+ * write.c, growing and emptying in resize.c, metadata items in items.c,
+ * the consistency check in check.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "vhdx/bitmap.h"
 #include "vhdx/error.h"
-#include "vhdx/image.h"
 #include "vhdx/shadow.h"
 #include "vhdx/space.h"
+#include "image-int.h"
 
 #include <errno.h>
 #include <inttypes.h>
 
 /* ---- open ---- */
 
-static int image_file_length(VhdxImage *img, int64_t *length, GError **errp)
+int image_file_length(VhdxImage *img, int64_t *length, GError **errp)
 {
     *length = vhdx_io_length(img->io);
     if (*length < 0) {
-        return vhdx_error(errp, (int)-*length, "VHDX: cannot get the file "
-                          "length");
+        return vhdx_io_error(errp, (int)-*length, "VHDX: cannot get the file "
+                             "length");
     }
     return 0;
 }
 
-static int image_check_file_id(VhdxIO *io, uint64_t length, GError **errp)
+static int image_validate_file_id(VhdxIO *io, uint64_t length, GError **errp)
 {
     uint8_t sig[8];
     int ret;
 
     ret = vhdx_io_pread(io, VHDX_FILE_ID_OFFSET, sig, sizeof(sig));
     if (ret < 0) {
-        return vhdx_error(errp, -ret, "VHDX file identifier: read failed");
+        return vhdx_io_error(errp, -ret, "VHDX file identifier: read failed");
     }
     if (!vhdx_file_id_valid(sig, sizeof(sig))) {
         return vhdx_error(errp, EINVAL, "VHDX file identifier: signature "
@@ -45,8 +48,8 @@ static int image_check_file_id(VhdxIO *io, uint64_t length, GError **errp)
     return 0;
 }
 
-static int image_check_log_placement(const VhdxHeader *h, uint64_t length,
-                                     GError **errp)
+static int image_validate_log_placement(const VhdxHeader *h, uint64_t length,
+                                        GError **errp)
 {
     if (h->log_offset > length || h->log_length > length - h->log_offset) {
         return vhdx_error(errp, EINVAL, "VHDX header: the log at 0x%" PRIx64
@@ -175,6 +178,25 @@ static void image_load_grants(VhdxImage *img)
     }
 }
 
+/* A differencing image's locator: where its parent is, and which */
+static int image_load_parent(VhdxImage *img, GError **errp)
+{
+    const VhdxMetadata *md = &img->metadata;
+    VhdxLocator loc;
+    int ret;
+
+    if (!md->has_parent) {
+        return 0;
+    }
+    ret = vhdx_locator_decode(md->parent_locator, md->parent_locator_len,
+                              &loc, errp);
+    if (ret == 0) {
+        ret = vhdx_parent_ref_init(&img->parent, &loc, errp);
+        vhdx_locator_clear(&loc);
+    }
+    return ret;
+}
+
 static int image_commit_sectors(void *opaque, const VhdxLogSector *sectors,
                                 size_t n, GError **errp);
 
@@ -197,7 +219,7 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
     if (ret < 0) {
         return ret;
     }
-    ret = image_check_file_id(img->io, length, errp);
+    ret = image_validate_file_id(img->io, length, errp);
     if (ret < 0) {
         return ret;
     }
@@ -205,13 +227,11 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
     if (ret < 0) {
         return ret;
     }
-    ret = image_check_log_placement(&img->header.current, length, errp);
+    ret = image_validate_log_placement(&img->header.current, length, errp);
     if (ret < 0) {
         return ret;
     }
-    if (!(flags & VHDX_OPEN_PEEK)) {
-        ret = image_replay_log(img, errp);
-    }
+    ret = image_replay_log(img, errp);
     if (ret < 0) {
         return ret;
     }
@@ -231,7 +251,10 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
         return ret;
     }
     image_load_grants(img);
-    ret = image_load_geometry(img, errp);
+    ret = image_load_parent(img, errp);
+    if (ret == 0) {
+        ret = image_load_geometry(img, errp);
+    }
     if (ret < 0 || (flags & VHDX_OPEN_PEEK)) {
         return ret;
     }
@@ -253,7 +276,8 @@ int vhdx_image_open(VhdxIO *io, unsigned flags, VhdxImage **out,
 
     img->io = io;
     img->file = io;
-    img->writable = (flags & VHDX_OPEN_WRITE) && !(flags & VHDX_OPEN_PEEK);
+    img->metadata_only = flags & VHDX_OPEN_PEEK;
+    img->writable = (flags & VHDX_OPEN_WRITE) && !img->metadata_only;
     ret = image_open_structures(img, flags, errp);
     if (ret < 0) {
         vhdx_image_free(img);
@@ -276,9 +300,90 @@ void vhdx_image_free(VhdxImage *img)
         vhdx_cache_free(img->cache);
         vhdx_alloc_destroy(&img->alloc);
         vhdx_metadata_clear(&img->metadata);
+        vhdx_parent_ref_clear(&img->parent);
         vhdx_shadow_free(img->shadow);
         g_free(img);
     }
+}
+
+/* ---- what the image is ---- */
+
+uint64_t vhdx_image_virtual_size(const VhdxImage *img)
+{
+    return img->geo.virtual_size;
+}
+
+uint32_t vhdx_image_block_size(const VhdxImage *img)
+{
+    return img->geo.block_size;
+}
+
+uint32_t vhdx_image_logical_sector_size(const VhdxImage *img)
+{
+    return img->geo.logical_sector_size;
+}
+
+bool vhdx_image_is_differencing(const VhdxImage *img)
+{
+    return img->geo.has_parent;
+}
+
+bool vhdx_image_is_fixed(const VhdxImage *img)
+{
+    return img->metadata.leave_blocks_allocated && !img->geo.has_parent;
+}
+
+const VhdxGuid *vhdx_image_page83(const VhdxImage *img)
+{
+    return &img->metadata.page83;
+}
+
+const VhdxGuid *vhdx_image_data_write_guid(const VhdxImage *img)
+{
+    return &img->header.current.data_write_guid;
+}
+
+const VhdxParentRef *vhdx_image_parent(const VhdxImage *img)
+{
+    return img->geo.has_parent ? &img->parent : NULL;
+}
+
+const VhdxGrants *vhdx_image_grants(const VhdxImage *img)
+{
+    return &img->grants;
+}
+
+VhdxLogState vhdx_image_log_state(const VhdxImage *img)
+{
+    if (img->log_pending) {
+        return VHDX_LOG_PENDING;
+    }
+    return img->log_replayed ? VHDX_LOG_REPLAYED : VHDX_LOG_CLEAN;
+}
+
+bool vhdx_image_is_writable(const VhdxImage *img)
+{
+    return img->writable;
+}
+
+void vhdx_image_set_writable(VhdxImage *img, bool writable)
+{
+    g_assert(!writable || !img->metadata_only);
+    /* A clean image only: its session must have been ended */
+    g_assert(writable || !img->session_started);
+    img->writable = writable;
+}
+
+int vhdx_image_read_payload(VhdxImage *img, uint64_t file_offset, void *buf,
+                            size_t len, GError **errp)
+{
+    int ret = vhdx_io_pread(img->io, file_offset, buf, len);
+
+    if (ret < 0) {
+        return vhdx_io_error(errp, -ret, "VHDX: cannot read payload at 0x%"
+                             PRIx64, file_offset);
+    }
+    return 0;
 }
 
 /* ---- write sessions, commit, flush, close ---- */
@@ -319,12 +424,21 @@ int vhdx_image_begin_write(VhdxImage *img, bool data, GError **errp)
     return 0;
 }
 
+bool vhdx_image_children_matter(const VhdxImage *img)
+{
+    return !img->data_guid_updated || img->grants.count;
+}
+
 int vhdx_image_begin_data_change(VhdxImage *img, const VhdxGrants *now,
                                  GError **errp)
 {
+    static const VhdxGrants none;
     VhdxGrants kept;
     int ret;
 
+    if (!now) {
+        now = &none;
+    }
     if (img->data_guid_updated) {
         /*
          * Written to again in this session: a granted child no longer
@@ -339,10 +453,7 @@ int vhdx_image_begin_data_change(VhdxImage *img, const VhdxGrants *now,
     }
     if (!vhdx_grants_equal(now, &img->grants)) {
         /* Durable before the new DataWriteGuid: set_grants commits */
-        ret = vhdx_image_begin_write(img, false, errp);
-        if (ret == 0) {
-            ret = vhdx_image_set_grants(img, now, errp);
-        }
+        ret = vhdx_image_set_grants(img, now, errp);
         if (ret < 0) {
             return ret;
         }
@@ -360,8 +471,8 @@ static int image_commit_sectors(void *opaque, const VhdxLogSector *sectors,
     /* Payload written so far must be durable before metadata points at it */
     ret = vhdx_io_flush(img->io);
     if (ret < 0) {
-        return vhdx_error(errp, -ret, "VHDX: flushing data before a "
-                          "metadata update failed");
+        return vhdx_io_error(errp, -ret, "VHDX: flushing data before a "
+                             "metadata update failed");
     }
     ret = vhdx_log_commit(&img->log, sectors, n, errp);
     if (ret < 0) {
@@ -407,294 +518,11 @@ static int image_trim_free_tail(VhdxImage *img, GError **errp)
     }
     ret = vhdx_io_truncate(img->io, end);
     if (ret < 0) {
-        return vhdx_error(errp, -ret, "VHDX: cannot cut free space at the "
-                          "end of the file");
+        return vhdx_io_error(errp, -ret, "VHDX: cannot cut free space at the "
+                             "end of the file");
     }
     return 0;
 }
-
-int vhdx_image_close(VhdxImage *img, GError **errp)
-{
-    bool had_session = img->session_started;
-    int ret;
-
-    ret = vhdx_image_make_clean(img, errp);
-    if (ret == 0 && had_session) {
-        /* Closing: no payload I/O is left, all durably freed space is free */
-        vhdx_alloc_seal(&img->alloc);
-        vhdx_alloc_release_sealed(&img->alloc);
-        ret = image_trim_free_tail(img, errp);
-    }
-    vhdx_image_free(img);
-    return ret;
-}
-
-/* ---- mapping and block updates ---- */
-
-static uint64_t bat_entry_offset(const VhdxImage *img, uint64_t index)
-{
-    return img->regions.bat_offset + index * VHDX_BAT_ENTRY_SIZE;
-}
-
-int vhdx_image_block_entry(VhdxImage *img, uint64_t block, uint64_t *entry,
-                           GError **errp)
-{
-    uint64_t index = vhdx_bat_payload_index(&img->geo, block);
-
-    g_assert(block < img->geo.payload_blocks);
-    return vhdx_cache_read64(img->cache, bat_entry_offset(img, index), entry,
-                             errp);
-}
-
-static VhdxExtentKind extent_kind_of_state(const VhdxImage *img,
-                                           unsigned state)
-{
-    switch (state) {
-    case VHDX_PAYLOAD_FULLY_PRESENT:
-        return VHDX_EXTENT_DATA;
-    case VHDX_PAYLOAD_NOT_PRESENT:
-        /* A child asks its parent; a base has nothing, which reads zero */
-        return img->geo.has_parent ? VHDX_EXTENT_UNALLOCATED :
-                                     VHDX_EXTENT_ZERO;
-    default:
-        /*
-         * ZERO says zeros.  UNDEFINED and UNMAPPED (a discarded block)
-         * may read as anything; zeros it is, in every kind of file.
-         */
-        return VHDX_EXTENT_ZERO;
-    }
-}
-
-static uint64_t bitmap_entry_offset(const VhdxImage *img, uint64_t chunk)
-{
-    return bat_entry_offset(img, vhdx_bat_bitmap_index(&img->geo, chunk));
-}
-
-/* The first bit of @block in its chunk's sector bitmap */
-static uint64_t block_first_bit(const VhdxImage *img, uint64_t block)
-{
-    uint64_t sectors_per_block = img->geo.block_size /
-                                 img->geo.logical_sector_size;
-
-    return block % img->geo.chunk_ratio * sectors_per_block;
-}
-
-/* The sector bitmap block of @block's chunk; 0 when there is none */
-static int image_bitmap_block(VhdxImage *img, uint64_t block,
-                              uint64_t *offset, GError **errp)
-{
-    uint64_t chunk = block / img->geo.chunk_ratio;
-    uint64_t entry;
-    int ret;
-
-    ret = vhdx_cache_read64(img->cache, bitmap_entry_offset(img, chunk),
-                            &entry, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    *offset = vhdx_bat_state(entry) == VHDX_BITMAP_PRESENT ?
-              vhdx_bat_offset(entry) : 0;
-    return 0;
-}
-
-/* A partially present block: the run of equal bits at @in_block */
-static int image_map_partial(VhdxImage *img, uint64_t block,
-                             uint64_t in_block, uint64_t entry,
-                             VhdxExtent *ext, GError **errp)
-{
-    uint32_t lss = img->geo.logical_sector_size;
-    uint64_t bitmap, count;
-    bool present;
-    int ret;
-
-    if (in_block % lss || ext->length % lss) {
-        return vhdx_error(errp, EINVAL, "VHDX: request at %" PRIu64 " in "
-                          "block %" PRIu64 " is not sector aligned",
-                          in_block, block);
-    }
-    ret = image_bitmap_block(img, block, &bitmap, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    if (!bitmap) {
-        return vhdx_error(errp, EINVAL, "VHDX BAT: block %" PRIu64 " is "
-                          "partially present but its chunk has no sector "
-                          "bitmap", block);
-    }
-    ret = vhdx_bitmap_run(img->cache, bitmap,
-                          block_first_bit(img, block) + in_block / lss,
-                          ext->length / lss, &present, &count, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    ext->length = count * lss;
-    ext->kind = present ? VHDX_EXTENT_DATA : VHDX_EXTENT_UNALLOCATED;
-    ext->file_offset = present ? vhdx_bat_offset(entry) + in_block : 0;
-    return 0;
-}
-
-int vhdx_image_map(VhdxImage *img, uint64_t offset, uint64_t bytes,
-                   VhdxExtent *ext, GError **errp)
-{
-    uint64_t block = offset / img->geo.block_size;
-    uint64_t in_block = offset % img->geo.block_size;
-    uint64_t entry;
-    unsigned state;
-    int ret;
-
-    g_assert(offset < img->geo.virtual_size);
-    ret = vhdx_image_block_entry(img, block, &entry, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    state = vhdx_bat_state(entry);
-    ext->length = MIN(bytes, vhdx_image_block_bytes(img, block) - in_block);
-    if (state == VHDX_PAYLOAD_PARTIALLY_PRESENT) {
-        return image_map_partial(img, block, in_block, entry, ext, errp);
-    }
-    ext->kind = extent_kind_of_state(img, state);
-    ext->file_offset = ext->kind == VHDX_EXTENT_DATA ?
-                       vhdx_bat_offset(entry) + in_block : 0;
-    return 0;
-}
-
-/*
- * Gives @block's chunk a sector bitmap block: 1 MiB of zeros on disk
- * before the BAT entry points at it (every commit flushes data first).
- */
-static int image_alloc_bitmap(VhdxImage *img, uint64_t block,
-                              uint64_t *offset, GError **errp)
-{
-    uint64_t chunk = block / img->geo.chunk_ratio;
-    int64_t length = vhdx_io_length(img->io);
-    bool fresh;
-    uint64_t off;
-    int ret;
-
-    off = vhdx_alloc_take(&img->alloc, VHDX_BITMAP_BLOCK_SIZE, &fresh);
-    if (length < 0) {
-        ret = (int)length;
-    } else if (fresh && (uint64_t)length <= off) {
-        ret = vhdx_io_truncate(img->io, off + VHDX_BITMAP_BLOCK_SIZE);
-    } else {
-        ret = vhdx_io_pwrite_zeroes(img->io, off, VHDX_BITMAP_BLOCK_SIZE);
-    }
-    if (ret == 0) {
-        ret = vhdx_cache_write64(img->cache, bitmap_entry_offset(img, chunk),
-                                 vhdx_bat_entry(VHDX_BITMAP_PRESENT, off),
-                                 errp);
-    } else {
-        vhdx_error(errp, -ret, "VHDX: cannot prepare a sector bitmap block "
-                   "at 0x%" PRIx64, off);
-    }
-    if (ret < 0) {
-        vhdx_alloc_untake(&img->alloc, off, VHDX_BITMAP_BLOCK_SIZE);
-        return ret;
-    }
-    *offset = off;
-    return 0;
-}
-
-int vhdx_image_mark_present(VhdxImage *img, uint64_t block,
-                            uint64_t in_block, uint64_t len, GError **errp)
-{
-    uint32_t lss = img->geo.logical_sector_size;
-    uint64_t bitmap;
-    int ret;
-
-    g_assert(img->session_started && img->geo.has_parent);
-    g_assert(in_block % lss == 0 && len % lss == 0);
-    ret = image_bitmap_block(img, block, &bitmap, errp);
-    if (ret == 0 && !bitmap) {
-        ret = image_alloc_bitmap(img, block, &bitmap, errp);
-    }
-    if (ret < 0) {
-        return ret;
-    }
-    return vhdx_bitmap_set(img->cache, bitmap,
-                           block_first_bit(img, block) + in_block / lss,
-                           len / lss, errp);
-}
-
-int vhdx_image_alloc_block(VhdxImage *img, uint64_t *file_offset,
-                           bool *fresh, GError **errp)
-{
-    uint64_t offset;
-    int64_t length;
-    int ret;
-
-    offset = vhdx_alloc_take(&img->alloc, img->geo.block_size, fresh);
-    if (!*fresh) {
-        *file_offset = offset;
-        return 0;
-    }
-    /*
-     * Grow the file over the whole block now, so that it lies inside the
-     * file when published.  Only space that starts at or past the old end
-     * reads as zeros; bytes a crashed session left past the used end are
-     * stale, and the caller must overwrite them.
-     */
-    length = vhdx_io_length(img->io);
-    ret = length < 0 ? (int)length : 0;
-    if (ret == 0 && (uint64_t)length > offset) {
-        *fresh = false;
-    }
-    if (ret == 0 && (uint64_t)length < offset + img->geo.block_size) {
-        ret = vhdx_io_truncate(img->io, offset + img->geo.block_size);
-    }
-    if (ret < 0) {
-        vhdx_alloc_untake(&img->alloc, offset, img->geo.block_size);
-        return vhdx_error(errp, -ret, "VHDX: cannot grow the file for a new "
-                          "block at 0x%" PRIx64, offset);
-    }
-    *file_offset = offset;
-    return 0;
-}
-
-bool vhdx_image_seal_freed(VhdxImage *img)
-{
-    return vhdx_alloc_seal(&img->alloc);
-}
-
-void vhdx_image_reuse_sealed(VhdxImage *img)
-{
-    vhdx_alloc_release_sealed(&img->alloc);
-}
-
-void vhdx_image_unalloc_block(VhdxImage *img, uint64_t file_offset)
-{
-    vhdx_alloc_untake(&img->alloc, file_offset, img->geo.block_size);
-}
-
-int vhdx_image_set_block(VhdxImage *img, uint64_t block, unsigned state,
-                         uint64_t file_offset, GError **errp)
-{
-    uint64_t index = vhdx_bat_payload_index(&img->geo, block);
-    uint64_t old;
-    int ret;
-
-    g_assert(img->session_started);
-    g_assert(vhdx_payload_has_data(state) ? file_offset != 0 :
-                                            file_offset == 0);
-    ret = vhdx_cache_read64(img->cache, bat_entry_offset(img, index), &old,
-                            errp);
-    if (ret < 0) {
-        return ret;
-    }
-    ret = vhdx_cache_write64(img->cache, bat_entry_offset(img, index),
-                             vhdx_bat_entry(state, file_offset), errp);
-    if (ret < 0) {
-        return ret;
-    }
-    if (vhdx_payload_has_data(vhdx_bat_state(old)) &&
-        vhdx_bat_offset(old) != file_offset) {
-        vhdx_alloc_release(&img->alloc, vhdx_bat_offset(old),
-                           img->geo.block_size);
-    }
-    return 0;
-}
-
-/* ---- check ---- */
 
 int vhdx_image_make_clean(VhdxImage *img, GError **errp)
 {
@@ -728,50 +556,19 @@ int vhdx_image_make_clean(VhdxImage *img, GError **errp)
     return ret;
 }
 
-int vhdx_image_trim(VhdxImage *img, uint64_t end, GError **errp)
+int vhdx_image_close(VhdxImage *img, GError **errp)
 {
+    bool had_session = img->session_started;
     int ret;
 
-    g_assert(img->writable && end % VHDX_ALIGNMENT == 0);
     ret = vhdx_image_make_clean(img, errp);
-    if (ret < 0) {
-        return ret;
+    if (ret == 0 && had_session) {
+        /* Closing: no payload I/O is left, all durably freed space is free */
+        vhdx_alloc_seal(&img->alloc);
+        vhdx_alloc_release_sealed(&img->alloc);
+        ret = image_trim_free_tail(img, errp);
     }
-    ret = vhdx_io_truncate(img->io, end);
-    if (ret < 0) {
-        return vhdx_error(errp, -ret, "VHDX: cannot cut the file to %"
-                          PRIu64 " bytes", end);
-    }
-    return 0;
+    vhdx_image_free(img);
+    return ret;
 }
 
-int vhdx_image_check(VhdxImage *img, VhdxCheckReport *report, GError **errp)
-{
-    VhdxSpaceScan scan;
-    int64_t length;
-    int ret;
-
-    ret = image_file_length(img, &length, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    ret = vhdx_image_flush(img, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    ret = vhdx_space_scan(img->io, &img->header.current, &img->regions,
-                          &img->geo, length, true, NULL, &scan, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    *report = (VhdxCheckReport) {
-        .corruptions = scan.invalid_entries + scan.overlaps,
-        /* Padding short of a whole unit is alignment slack, not a leak */
-        .leaked_bytes = (uint64_t)length >= scan.used_end + VHDX_ALIGNMENT ?
-                        length - scan.used_end : 0,
-        .allocated_blocks = scan.allocated_blocks,
-        .total_blocks = img->geo.payload_blocks,
-        .image_end = scan.used_end,
-    };
-    return 0;
-}

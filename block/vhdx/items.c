@@ -11,7 +11,7 @@
  */
 
 #include "vhdx/error.h"
-#include "vhdx/image.h"
+#include "image-int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -58,7 +58,6 @@ static int items_rewrite(VhdxImage *img, const VhdxMetadata *md,
     size_t changed = 0, max_changed;
     int ret;
 
-    g_assert(img->session_started);
     if (len > ITEMS_REGION_MAX) {
         return vhdx_error(errp, ENOTSUP, "VHDX: the metadata region of "
                           "0x%" PRIx32 " bytes is too large to rewrite the "
@@ -68,7 +67,10 @@ static int items_rewrite(VhdxImage *img, const VhdxMetadata *md,
     max_changed = MIN(vhdx_log_max_sectors_per_entry(&img->log),
                       vhdx_cache_max_dirty(img->cache));
     region = g_malloc0(len);
-    ret = vhdx_metadata_encode(md, region, len, errp);
+    ret = vhdx_image_begin_write(img, false, errp);
+    if (ret == 0) {
+        ret = vhdx_metadata_encode(md, region, len, errp);
+    }
     if (ret == 0) {
         ret = vhdx_metadata_decode(region, len, &written, errp);
     }
@@ -101,16 +103,21 @@ static int items_rewrite(VhdxImage *img, const VhdxMetadata *md,
     return 0;
 }
 
-int vhdx_image_set_parent_locator(VhdxImage *img, const VhdxLocator *loc,
-                                  GError **errp)
+/* Rewrites the parent locator item, and the image's reading of it */
+static int items_set_parent_locator(VhdxImage *img, const VhdxLocator *loc,
+                                    GError **errp)
 {
     g_autofree uint8_t *item = NULL;
+    VhdxParentRef ref;
     VhdxMetadata md;
     size_t item_len;
     int ret;
 
     g_assert(img->metadata.has_parent);
     ret = vhdx_locator_encode(loc, &item, &item_len, errp);
+    if (ret == 0) {
+        ret = vhdx_parent_ref_init(&ref, loc, errp);
+    }
     if (ret < 0) {
         return ret;
     }
@@ -120,6 +127,58 @@ int vhdx_image_set_parent_locator(VhdxImage *img, const VhdxLocator *loc,
     md.parent_locator_len = item_len;
     ret = items_rewrite(img, &md, "parent locator", errp);
     vhdx_metadata_clear(&md);
+    if (ret < 0) {
+        vhdx_parent_ref_clear(&ref);
+        return ret;
+    }
+    vhdx_parent_ref_clear(&img->parent);
+    img->parent = ref;
+    return 0;
+}
+
+int vhdx_image_set_parent(VhdxImage *img, const VhdxParentSpec *parent,
+                          GError **errp)
+{
+    VhdxLocator loc;
+    int ret;
+
+    if (!img->geo.has_parent) {
+        return vhdx_error(errp, ENOTSUP, "VHDX image is not a differencing "
+                          "image; it gains a parent only by being "
+                          "converted");
+    }
+    if (parent->logical_sector_size != img->geo.logical_sector_size) {
+        return vhdx_error(errp, EINVAL, "VHDX parent '%s' has %" PRIu32
+                          "-byte sectors, the child %" PRIu32, parent->name,
+                          parent->logical_sector_size,
+                          img->geo.logical_sector_size);
+    }
+    vhdx_parent_locator_build(&loc, parent);
+    ret = items_set_parent_locator(img, &loc, errp);
+    vhdx_locator_clear(&loc);
+    return ret;
+}
+
+int image_set_parent_linkage(VhdxImage *img, const VhdxGuid *dwg,
+                             GError **errp)
+{
+    const VhdxMetadata *md = &img->metadata;
+    char guid[VHDX_GUID_STRING_LEN];
+    g_autofree char *value = NULL;
+    VhdxLocator loc;
+    int ret;
+
+    ret = vhdx_locator_decode(md->parent_locator, md->parent_locator_len,
+                              &loc, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    vhdx_guid_format(dwg, guid);
+    value = g_strdup_printf("{%s}", guid);
+    vhdx_locator_set(&loc, VHDX_KEY_PARENT_LINKAGE, value);
+    vhdx_locator_set(&loc, VHDX_KEY_PARENT_LINKAGE2, value);
+    ret = items_set_parent_locator(img, &loc, errp);
+    vhdx_locator_clear(&loc);
     return ret;
 }
 

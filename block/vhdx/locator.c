@@ -42,9 +42,9 @@ static const LocatorString loc_value = {
     "value", "ValueOffset", "ValueLength"
 };
 
-static int locator_string_check(size_t len, uint32_t i,
-                                const LocatorString *ls, uint32_t off,
-                                uint16_t slen, GError **errp)
+static int locator_string_validate(size_t len, uint32_t i,
+                                   const LocatorString *ls, uint32_t off,
+                                   uint16_t slen, GError **errp)
 {
     if (slen == 0) {
         return vhdx_error(errp, EINVAL, "VHDX parent locator entry %" PRIu32
@@ -82,7 +82,7 @@ static char *locator_string_decode(const uint8_t *buf, size_t len,
     size_t n = slen / 2;
     char *str;
 
-    if (locator_string_check(len, i, ls, off, slen, errp) < 0) {
+    if (locator_string_validate(len, i, ls, off, slen, errp) < 0) {
         return NULL;
     }
     units = g_new(gunichar2, n);
@@ -143,8 +143,8 @@ static long locator_find(const VhdxLocatorEntry *entries, size_t count,
     return -1;
 }
 
-static int locator_check_header(const uint8_t *buf, size_t len,
-                                uint32_t *count, GError **errp)
+static int locator_validate_header(const uint8_t *buf, size_t len,
+                                   uint32_t *count, GError **errp)
 {
     uint64_t need;
 
@@ -172,7 +172,7 @@ int vhdx_locator_decode(const uint8_t *buf, size_t len, VhdxLocator *loc,
     int ret;
 
     memset(loc, 0, sizeof(*loc));
-    ret = locator_check_header(buf, len, &count, errp);
+    ret = locator_validate_header(buf, len, &count, errp);
     if (ret < 0) {
         return ret;
     }

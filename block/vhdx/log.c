@@ -176,8 +176,8 @@ static int log_read_sector(const LogRegion *r, uint32_t pos, uint8_t *buf,
     int ret = vhdx_io_pread(r->io, r->offset + pos, buf, LOG_SECTOR);
 
     if (ret < 0) {
-        return vhdx_error(errp, -ret, "VHDX log: cannot read the log sector "
-                          "at 0x%" PRIx32 ": %s", pos, g_strerror(-ret));
+        return vhdx_io_error(errp, -ret, "VHDX log: cannot read the log sector "
+                             "at 0x%" PRIx32, pos);
     }
     return 0;
 }
@@ -304,7 +304,7 @@ static bool log_desc_parse(const LogRegion *r, const LogEntryHeader *h,
     return true;
 }
 
-static bool log_data_sector_check(const uint8_t *sector, uint64_t sequence,
+static bool log_data_sector_valid(const uint8_t *sector, uint64_t sequence,
                                   const char **why)
 {
     if (memcmp(sector + DATA_SIGNATURE, VHDX_LOG_DATA_SIGNATURE, 4)) {
@@ -403,7 +403,7 @@ static int log_entry_validate(LogRegion *r, uint32_t pos, LogEntryHeader *h,
         if (ret < 0) {
             return ret;
         }
-        if (!log_data_sector_check(r->buf, h->sequence, why)) {
+        if (!log_data_sector_valid(r->buf, h->sequence, why)) {
             return 0;
         }
         crc = vhdx_crc32c_update(crc, r->buf, LOG_SECTOR);
@@ -516,8 +516,8 @@ static int log_find_active(LogRegion *r, LogSequence *active, GError **errp)
  * Checks that the log region is placed as MS-VHDX 2.2.2 requires and lies
  * inside the file.
  */
-static int log_region_check(VhdxIO *io, uint64_t offset, uint32_t length,
-                            GError **errp)
+static int log_region_validate(VhdxIO *io, uint64_t offset, uint32_t length,
+                               GError **errp)
 {
     int64_t file_length;
 
@@ -533,9 +533,8 @@ static int log_region_check(VhdxIO *io, uint64_t offset, uint32_t length,
     }
     file_length = vhdx_io_length(io);
     if (file_length < 0) {
-        return vhdx_error(errp, (int)-file_length, "VHDX log: cannot get "
-                          "the file length: %s",
-                          g_strerror((int)-file_length));
+        return vhdx_io_error(errp, (int)-file_length, "VHDX log: cannot get "
+                             "the file length");
     }
     if (offset > (uint64_t)file_length ||
         length > (uint64_t)file_length - offset) {
@@ -569,7 +568,7 @@ static int log_scan(VhdxIO *io, uint64_t offset, uint32_t length,
     if (vhdx_guid_is_zero(log_guid)) {
         return 0;
     }
-    ret = log_region_check(io, offset, length, errp);
+    ret = log_region_validate(io, offset, length, errp);
     if (ret < 0) {
         return ret;
     }
@@ -622,10 +621,9 @@ static int log_desc_apply(LogRegion *r, uint32_t pos, const LogDescriptor *d,
         ret = vhdx_io_pwrite_zeroes(r->io, d->file_offset, d->length);
     }
     if (ret < 0) {
-        return vhdx_error(errp, -ret, "VHDX log entry at 0x%" PRIx32 ": "
-                          "cannot write 0x%" PRIx64 " bytes home at 0x%"
-                          PRIx64 ": %s", pos, d->length, d->file_offset,
-                          g_strerror(-ret));
+        return vhdx_io_error(errp, -ret, "VHDX log entry at 0x%" PRIx32 ": "
+                             "cannot write 0x%" PRIx64 " bytes home at 0x%"
+                             PRIx64, pos, d->length, d->file_offset);
     }
     return 0;
 }
@@ -689,7 +687,7 @@ static int64_t log_entry_apply(LogRegion *r, uint32_t pos, uint64_t sequence,
                 if (ret < 0) {
                     return ret;
                 }
-                if (!log_data_sector_check(data, h.sequence, &why)) {
+                if (!log_data_sector_valid(data, h.sequence, &why)) {
                     goto invalid;
                 }
             }
@@ -720,9 +718,8 @@ static int log_replay_resize(LogRegion *r, const LogSequence *active,
     int ret;
 
     if (file_length < 0) {
-        return vhdx_error(errp, (int)-file_length, "VHDX log: cannot get "
-                          "the file length: %s",
-                          g_strerror((int)-file_length));
+        return vhdx_io_error(errp, (int)-file_length, "VHDX log: cannot get "
+                             "the file length");
     }
     if (active->head.flushed_file_offset > (uint64_t)file_length) {
         return vhdx_error(errp, EINVAL, "VHDX log entry at 0x%" PRIx32 ": "
@@ -737,10 +734,9 @@ static int log_replay_resize(LogRegion *r, const LogSequence *active,
     if (target > (uint64_t)file_length) {
         ret = vhdx_io_truncate(r->io, target);
         if (ret < 0) {
-            return vhdx_error(errp, -ret, "VHDX log entry at 0x%" PRIx32
-                              ": cannot extend the file to LastFileOffset "
-                              "0x%" PRIx64 ": %s", active->head_pos, target,
-                              g_strerror(-ret));
+            return vhdx_io_error(errp, -ret, "VHDX log entry at 0x%" PRIx32
+                                 ": cannot extend the file to LastFileOffset "
+                                 "0x%" PRIx64, active->head_pos, target);
         }
     }
     return 0;
@@ -784,8 +780,8 @@ int vhdx_log_replay(VhdxIO *io, uint64_t offset, uint32_t length,
 
     ret = vhdx_io_flush(io);
     if (ret < 0) {
-        return vhdx_error(errp, -ret, "VHDX log: cannot flush the replayed "
-                          "log: %s", g_strerror(-ret));
+        return vhdx_io_error(errp, -ret, "VHDX log: cannot flush the replayed "
+                             "log");
     }
     *replayed = true;
     return 0;
@@ -1026,8 +1022,8 @@ static int log_write_entry(VhdxLog *log, const VhdxLogSector *sectors,
     return 0;
 
 fail:
-    return vhdx_error(errp, -ret, "VHDX log entry at 0x%" PRIx32 ": cannot "
-                      "%s: %s", pos, what, g_strerror(-ret));
+    return vhdx_io_error(errp, -ret, "VHDX log entry at 0x%" PRIx32 ": cannot "
+                         "%s", pos, what);
 }
 
 static int log_sector_cmp(const void *a, const void *b)
@@ -1039,8 +1035,9 @@ static int log_sector_cmp(const void *a, const void *b)
 }
 
 /* Refuses sectors that replay would refuse, or that collide (sorted) */
-static int log_check_sectors(const VhdxLog *log, const VhdxLogSector *sectors,
-                             size_t n, GError **errp)
+static int log_validate_sectors(const VhdxLog *log,
+                                const VhdxLogSector *sectors, size_t n,
+                                GError **errp)
 {
     for (size_t i = 0; i < n; i++) {
         uint64_t off = sectors[i].file_offset;
@@ -1095,7 +1092,7 @@ int vhdx_log_commit(VhdxLog *log, const VhdxLogSector *sectors, size_t n,
     sorted = g_new(VhdxLogSector, n);
     memcpy(sorted, sectors, n * sizeof(*sorted));
     qsort(sorted, n, sizeof(*sorted), log_sector_cmp);
-    ret = log_check_sectors(log, sorted, n, errp);
+    ret = log_validate_sectors(log, sorted, n, errp);
     if (ret < 0) {
         return ret;
     }
@@ -1107,8 +1104,8 @@ int vhdx_log_commit(VhdxLog *log, const VhdxLogSector *sectors, size_t n,
      */
     ret = vhdx_io_flush(log->io);
     if (ret < 0) {
-        return vhdx_error(errp, -ret, "VHDX log: cannot flush before "
-                          "writing the log: %s", g_strerror(-ret));
+        return vhdx_io_error(errp, -ret, "VHDX log: cannot flush before "
+                             "writing the log");
     }
 
     for (done = 0; done < n; done += count) {

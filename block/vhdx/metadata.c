@@ -128,9 +128,9 @@ static void metadata_entry_parse(const uint8_t *region, uint32_t i,
  * table.  An empty item must have offset 0 (it is present but empty).
  * @avail is how much of the region the caller holds in memory.
  */
-static int metadata_entry_check(const MetadataEntry *e, uint32_t i,
-                                uint32_t region_len, uint32_t avail,
-                                GError **errp)
+static int metadata_entry_validate(const MetadataEntry *e, uint32_t i,
+                                   uint32_t region_len, uint32_t avail,
+                                   GError **errp)
 {
     uint64_t end = (uint64_t)e->offset + e->length;
 
@@ -177,8 +177,8 @@ static bool metadata_overlaps(const MetadataEntry *a, const MetadataEntry *b)
 }
 
 /* Entry @i against the ones before it: unique (ItemId, IsUser), disjoint */
-static int metadata_entry_check_others(const MetadataEntry *entries,
-                                       uint32_t i, GError **errp)
+static int metadata_entry_validate_others(const MetadataEntry *entries,
+                                          uint32_t i, GError **errp)
 {
     const MetadataEntry *e = &entries[i];
     char guid[VHDX_GUID_STRING_LEN];
@@ -255,9 +255,9 @@ static int metadata_table_parse(const uint8_t *region, uint32_t region_len,
                               "than %d entries have IsUser set",
                               MT_MAX_USER_ENTRIES);
         }
-        ret = metadata_entry_check(&entries[i], i, region_len, avail, errp);
+        ret = metadata_entry_validate(&entries[i], i, region_len, avail, errp);
         if (ret == 0) {
-            ret = metadata_entry_check_others(entries, i, errp);
+            ret = metadata_entry_validate_others(entries, i, errp);
         }
         if (ret == 0) {
             ret = metadata_entry_classify(&entries[i], i, slots, errp);
@@ -298,7 +298,7 @@ static int known_item_get(const uint8_t *region,
     return 0;
 }
 
-static int metadata_check_values(const VhdxMetadata *md, GError **errp)
+static int metadata_validate_values(const VhdxMetadata *md, GError **errp)
 {
     uint32_t bs = md->block_size;
 
@@ -332,8 +332,8 @@ static int metadata_check_values(const VhdxMetadata *md, GError **errp)
     return 0;
 }
 
-static int metadata_check_parent(bool has_parent, bool has_locator,
-                                 GError **errp)
+static int metadata_validate_parent(bool has_parent, bool has_locator,
+                                    GError **errp)
 {
     if (has_parent && !has_locator) {
         return vhdx_error(errp, EINVAL, "VHDX metadata: HasParent is set "
@@ -370,7 +370,7 @@ static int metadata_decode_fixed(const uint8_t *region,
     memcpy(md->page83.bytes, p[ITEM_PAGE83], 16);
     md->logical_sector_size = vhdx_ld32(p[ITEM_LOGICAL_SECTOR_SIZE]);
     md->physical_sector_size = vhdx_ld32(p[ITEM_PHYSICAL_SECTOR_SIZE]);
-    return metadata_check_values(md, errp);
+    return metadata_validate_values(md, errp);
 }
 
 static int metadata_decode_locator(const uint8_t *region,
@@ -382,7 +382,7 @@ static int metadata_decode_locator(const uint8_t *region,
     const uint8_t *item;
     int ret;
 
-    ret = metadata_check_parent(md->has_parent, present, errp);
+    ret = metadata_validate_parent(md->has_parent, present, errp);
     if (ret < 0 || !present) {
         return ret;
     }
@@ -426,7 +426,7 @@ static void metadata_decode_others(const uint8_t *region,
     }
 }
 
-static int metadata_check_length(uint32_t region_len, GError **errp)
+static int metadata_validate_length(uint32_t region_len, GError **errp)
 {
     if (region_len < VHDX_METADATA_TABLE_SIZE) {
         return vhdx_error(errp, EINVAL, "VHDX metadata region: length 0x%"
@@ -437,8 +437,8 @@ static int metadata_check_length(uint32_t region_len, GError **errp)
 }
 
 /* @region holds at least the table: the caller checked the length */
-static int metadata_check_header(const uint8_t *region, uint32_t *count,
-                                 GError **errp)
+static int metadata_validate_header(const uint8_t *region, uint32_t *count,
+                                    GError **errp)
 {
     if (memcmp(region + MT_SIGNATURE, VHDX_METADATA_SIGNATURE, 8) != 0) {
         return vhdx_error(errp, EINVAL, "VHDX metadata table: Signature "
@@ -471,9 +471,9 @@ static int metadata_decode_partial(const uint8_t *region,
      * when region_len is: checking it covers both.
      */
     g_assert(avail <= region_len);
-    ret = metadata_check_length(avail, errp);
+    ret = metadata_validate_length(avail, errp);
     if (ret == 0) {
-        ret = metadata_check_header(region, &count, errp);
+        ret = metadata_validate_header(region, &count, errp);
     }
     if (ret < 0) {
         return ret;
@@ -512,15 +512,14 @@ int vhdx_metadata_load(VhdxIO *io, uint64_t offset, uint32_t len,
     int ret;
 
     memset(md, 0, sizeof(*md));
-    ret = metadata_check_length(len, errp);
+    ret = metadata_validate_length(len, errp);
     if (ret < 0) {
         return ret;
     }
     buf = g_malloc(avail);
     ret = vhdx_io_pread(io, offset, buf, avail);
     if (ret < 0) {
-        return vhdx_error(errp, -ret, "VHDX metadata region: read failed: "
-                          "%s", g_strerror(-ret));
+        return vhdx_io_error(errp, -ret, "VHDX metadata region: read failed");
     }
     return metadata_decode_partial(buf, len, avail, md, errp);
 }
@@ -576,14 +575,14 @@ static void metadata_entry_encode(uint8_t *region, uint32_t i,
     vhdx_st32(p + MTE_FLAGS, flags);
 }
 
-static int metadata_check_encodable(const VhdxMetadata *md, uint32_t len,
-                                    GError **errp)
+static int metadata_validate_encodable(const VhdxMetadata *md, uint32_t len,
+                                       GError **errp)
 {
-    int ret = metadata_check_values(md, errp);
+    int ret = metadata_validate_values(md, errp);
 
     if (ret == 0) {
-        ret = metadata_check_parent(md->has_parent,
-                                    md->parent_locator_len > 0, errp);
+        ret = metadata_validate_parent(md->has_parent,
+                                       md->parent_locator_len > 0, errp);
     }
     if (ret == 0 && md->parent_locator_len > VHDX_METADATA_ITEM_MAX) {
         ret = vhdx_error(errp, EINVAL, "VHDX metadata: parent locator of "
@@ -591,7 +590,7 @@ static int metadata_check_encodable(const VhdxMetadata *md, uint32_t len,
                          md->parent_locator_len);
     }
     if (ret == 0) {
-        ret = metadata_check_length(len, errp);
+        ret = metadata_validate_length(len, errp);
     }
     if (ret == 0 && ITEM_COUNT + md->n_others > VHDX_METADATA_MAX_ENTRIES) {
         ret = vhdx_error(errp, ENOSPC, "VHDX metadata: %" PRIu32 " items "
@@ -628,7 +627,7 @@ int vhdx_metadata_encode(const VhdxMetadata *md, uint8_t *region,
     uint32_t offset = 0;
     int ret;
 
-    ret = metadata_check_encodable(md, len, errp);
+    ret = metadata_validate_encodable(md, len, errp);
     if (ret < 0) {
         return ret;
     }

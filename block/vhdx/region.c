@@ -42,11 +42,11 @@ static const char *const table_names[2] = {
 };
 
 /* Signature and checksum: whether this copy was written whole */
-static int region_check_integrity(const uint8_t *buf, const char *name,
-                                  GError **errp)
+static int region_verify_integrity(const uint8_t *buf, const char *name,
+                                   GError **errp)
 {
-    return vhdx_check_signed_structure(buf, VHDX_REGION_TABLE_SIZE,
-                                       VHDX_REGION_SIGNATURE, name, errp);
+    return vhdx_verify_signed_structure(buf, VHDX_REGION_TABLE_SIZE,
+                                        VHDX_REGION_SIGNATURE, name, errp);
 }
 
 static void region_entry_parse(const uint8_t *buf, uint32_t i,
@@ -62,8 +62,8 @@ static void region_entry_parse(const uint8_t *buf, uint32_t i,
 }
 
 /* The placement rules every entry must meet on its own */
-static int region_entry_check(const RegionEntry *e, const char *name,
-                              uint32_t i, GError **errp)
+static int region_entry_validate(const RegionEntry *e, const char *name,
+                                 uint32_t i, GError **errp)
 {
     if (e->offset % VHDX_ALIGNMENT) {
         return vhdx_error(errp, EINVAL, "%s, entry %" PRIu32 ": FileOffset "
@@ -99,8 +99,8 @@ static bool region_overlaps(const RegionEntry *a, const RegionEntry *b)
 }
 
 /* Entry @i against the entries before it: unique GUIDs, disjoint ranges */
-static int region_entry_check_others(const RegionEntry *entries, uint32_t i,
-                                     const char *name, GError **errp)
+static int region_entry_validate_others(const RegionEntry *entries, uint32_t i,
+                                        const char *name, GError **errp)
 {
     const RegionEntry *e = &entries[i];
     char guid[VHDX_GUID_STRING_LEN];
@@ -159,9 +159,9 @@ static int region_table_parse(const uint8_t *buf, VhdxRegions *r,
     entries = g_new(RegionEntry, count ? count : 1);
     for (uint32_t i = 0; i < count; i++) {
         region_entry_parse(buf, i, &entries[i]);
-        ret = region_entry_check(&entries[i], name, i, errp);
+        ret = region_entry_validate(&entries[i], name, i, errp);
         if (ret == 0) {
-            ret = region_entry_check_others(entries, i, name, errp);
+            ret = region_entry_validate_others(entries, i, name, errp);
         }
         if (ret == 0) {
             ret = region_entry_classify(&entries[i], &tmp, name, i, errp);
@@ -184,7 +184,7 @@ static int region_table_parse(const uint8_t *buf, VhdxRegions *r,
 static int region_table_decode_named(const uint8_t *buf, VhdxRegions *r,
                                      const char *name, GError **errp)
 {
-    int ret = region_check_integrity(buf, name, errp);
+    int ret = region_verify_integrity(buf, name, errp);
 
     if (ret < 0) {
         return ret;
@@ -229,15 +229,15 @@ static int region_read(VhdxIO *io, int copy, uint8_t *buf, GError **errp)
     int ret = vhdx_io_pread(io, offset, buf, VHDX_REGION_TABLE_SIZE);
 
     if (ret < 0) {
-        return vhdx_error(errp, -ret, "%s: read failed: %s",
-                          table_names[copy], g_strerror(-ret));
+        return vhdx_io_error(errp, -ret, "%s: read failed",
+                             table_names[copy]);
     }
     return 0;
 }
 
-static int region_check_in_file(const char *what, uint64_t offset,
-                                uint32_t length, uint64_t file_length,
-                                GError **errp)
+static int region_validate_in_file(const char *what, uint64_t offset,
+                                   uint32_t length, uint64_t file_length,
+                                   GError **errp)
 {
     /* offset + length cannot overflow: the decoder checked it */
     if (offset + length > file_length) {
@@ -270,8 +270,8 @@ static int region_load_table(VhdxIO *io, uint8_t *buf, VhdxRegions *r,
         if (ret < 0) {
             return ret;
         }
-        if (region_check_integrity(buf, table_names[copy],
-                                   errs[copy]) == 0) {
+        if (region_verify_integrity(buf, table_names[copy],
+                                    errs[copy]) == 0) {
             return region_table_parse(buf, r, table_names[copy], errp);
         }
     }
@@ -290,13 +290,13 @@ int vhdx_region_load(VhdxIO *io, uint64_t file_length, VhdxRegions *r,
     if (ret < 0) {
         return ret;
     }
-    ret = region_check_in_file("BAT", tmp.bat_offset, tmp.bat_length,
-                               file_length, errp);
+    ret = region_validate_in_file("BAT", tmp.bat_offset, tmp.bat_length,
+                                  file_length, errp);
     if (ret < 0) {
         return ret;
     }
-    ret = region_check_in_file("metadata", tmp.metadata_offset,
-                               tmp.metadata_length, file_length, errp);
+    ret = region_validate_in_file("metadata", tmp.metadata_offset,
+                                  tmp.metadata_length, file_length, errp);
     if (ret < 0) {
         return ret;
     }

@@ -12,13 +12,13 @@
 
 #include "vhdx/endian.h"
 #include "vhdx/error.h"
-#include "vhdx/image.h"
+#include "image-int.h"
 
 #include <errno.h>
 #include <inttypes.h>
 
-int vhdx_image_check_grow(const VhdxImage *img, uint64_t new_size,
-                          GError **errp)
+int vhdx_image_validate_grow(const VhdxImage *img, uint64_t new_size,
+                             GError **errp)
 {
     uint32_t lss = img->geo.logical_sector_size;
 
@@ -76,8 +76,8 @@ static int grow_copy_bat(VhdxImage *img, uint64_t dest, uint64_t dest_len,
             ret = vhdx_io_pwrite(img->io, dest + done, buf, n);
         }
         if (ret < 0) {
-            return vhdx_error(errp, -ret, "VHDX: copying the BAT to "
-                              "0x%" PRIx64 " failed", dest);
+            return vhdx_io_error(errp, -ret, "VHDX: copying the BAT to "
+                                 "0x%" PRIx64 " failed", dest);
         }
     }
     return 0;
@@ -142,7 +142,7 @@ static int grow_relocate_bat(VhdxImage *img, uint64_t new_len,
     if (ret == 0) {
         ret = grow_copy_bat(img, dest, new_len, fresh, errp);
     } else {
-        vhdx_error(errp, -ret, "VHDX: cannot grow the file for a new BAT");
+        vhdx_io_error(errp, -ret, "VHDX: cannot grow the file for a new BAT");
     }
     if (ret == 0) {
         r.bat_offset = dest;
@@ -175,16 +175,16 @@ static int grow_allocate_fixed_blocks(VhdxImage *img, uint64_t first,
         bool fresh;
         int ret;
 
-        ret = vhdx_image_alloc_block(img, &offset, &fresh, errp);
+        ret = image_alloc_block(img, &offset, &fresh, errp);
         if (ret == 0 && !fresh) {
             ret = vhdx_io_pwrite_zeroes(img->io, offset, img->geo.block_size);
             if (ret < 0) {
-                vhdx_image_unalloc_block(img, offset);
-                vhdx_error(errp, -ret, "VHDX: zeroing a new block failed");
+                image_unalloc_block(img, offset);
+                vhdx_io_error(errp, -ret, "VHDX: zeroing a new block failed");
             }
         }
         if (ret == 0) {
-            ret = vhdx_image_set_block(img, block,
+            ret = image_set_block(img, block,
                                        VHDX_PAYLOAD_FULLY_PRESENT, offset,
                                        errp);
         }
@@ -202,7 +202,7 @@ int vhdx_image_grow(VhdxImage *img, uint64_t new_size, GError **errp)
     uint64_t new_len;
     int ret;
 
-    ret = vhdx_image_check_grow(img, new_size, errp);
+    ret = vhdx_image_validate_grow(img, new_size, errp);
     if (ret < 0 || new_size == img->geo.virtual_size) {
         return ret;
     }
@@ -261,7 +261,8 @@ static int empty_bat_page(VhdxImage *img, uint64_t page_offset,
     return vhdx_cache_write(img->cache, page_offset, zeros, n, errp);
 }
 
-int vhdx_image_make_empty(VhdxImage *img, GError **errp)
+int vhdx_image_make_empty(VhdxImage *img, const VhdxGuid *parent_dwg,
+                          GError **errp)
 {
     uint64_t bat_used = img->regions.bat_offset +
                         img->geo.total_entries * VHDX_BAT_ENTRY_SIZE;
@@ -287,5 +288,13 @@ int vhdx_image_make_empty(VhdxImage *img, GError **errp)
     vhdx_cache_invalidate(img->cache);
     vhdx_alloc_destroy(&img->alloc);
     vhdx_alloc_init(&img->alloc, end);
-    return vhdx_image_trim(img, end, errp);
+    ret = vhdx_image_trim(img, end, errp);
+    if (ret < 0 || !img->geo.has_parent || !parent_dwg) {
+        return ret;
+    }
+    /*
+     * The child shows whatever its parent holds now: its own data is
+     * gone, or already in the parent
+     */
+    return image_set_parent_linkage(img, parent_dwg, errp);
 }

@@ -68,8 +68,8 @@ static int scan_entry(SpaceMap *m, const VhdxBatGeometry *g, uint64_t index,
     uint64_t size;
     int ret;
 
-    ret = vhdx_bat_entry_check(g, index, entry, file_length,
-                               tolerate ? NULL : errp);
+    ret = vhdx_bat_entry_validate(g, index, entry, file_length,
+                                  tolerate ? NULL : errp);
     if (ret < 0) {
         out->invalid_entries++;
         return tolerate ? 0 : ret;
@@ -110,8 +110,8 @@ static int scan_bat(VhdxIO *io, SpaceMap *m, const VhdxRegions *r,
         ret = vhdx_io_pread(io, r->bat_offset + index * VHDX_BAT_ENTRY_SIZE,
                             buf, n * VHDX_BAT_ENTRY_SIZE);
         if (ret < 0) {
-            return vhdx_error(errp, -ret, "VHDX BAT: cannot read entries "
-                              "from %" PRIu64, index);
+            return vhdx_io_error(errp, -ret, "VHDX BAT: cannot read entries "
+                                 "from %" PRIu64, index);
         }
         for (uint64_t i = 0; i < n; i++) {
             ret = scan_entry(m, g, index + i,

@@ -17,14 +17,10 @@
 #ifndef VHDX_ALLOC_H
 #define VHDX_ALLOC_H
 
+#include "vhdx/io.h"
+
 #include <glib.h>
 #include <stdbool.h>
-#include <stdint.h>
-
-typedef struct VhdxRange {
-    uint64_t offset;
-    uint64_t length;
-} VhdxRange;
 
 typedef struct VhdxAllocator {
     uint64_t end;               /* 1 MiB aligned end of the used space */

@@ -84,8 +84,8 @@ static inline bool vhdx_payload_has_data(unsigned state)
  * the state has data, a block that lies inside the file after the
  * header area.  The message names the entry index and the bad field.
  */
-int vhdx_bat_entry_check(const VhdxBatGeometry *g, uint64_t index,
-                         uint64_t entry, uint64_t file_length,
-                         GError **errp);
+int vhdx_bat_entry_validate(const VhdxBatGeometry *g, uint64_t index,
+                            uint64_t entry, uint64_t file_length,
+                            GError **errp);
 
 #endif /* VHDX_BAT_H */

@@ -31,8 +31,8 @@ void vhdx_checksum_store(void *buf, size_t len, size_t csum_offset);
  * checksum over its @len bytes at offset 4 (headers, region tables):
  * whether this copy was written whole.  Errors name @what.
  */
-int vhdx_check_signed_structure(const uint8_t *buf, size_t len,
-                                const char *sig, const char *what,
-                                GError **errp);
+int vhdx_verify_signed_structure(const uint8_t *buf, size_t len,
+                                 const char *sig, const char *what,
+                                 GError **errp);
 
 #endif /* VHDX_CRC32C_H */

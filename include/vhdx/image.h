@@ -1,10 +1,13 @@
 /*
- * A VHDX image: open, create, map, allocate, flush, close
+ * A VHDX image: open, map, write, flush, close
  *
- * This is the face the QEMU glue sees.  It owns every metadata byte; the
- * glue owns payload I/O and concurrency: it must serialize calls into one
- * VhdxImage (they may block in the I/O callbacks) and may do payload I/O
- * at the offsets returned here outside that serialization.
+ * This is the face the QEMU glue sees.  The image is opaque: the core
+ * owns every metadata byte and every format rule (which state a write,
+ * write-zeroes or discard gives a block, when the DataWriteGuid changes,
+ * what goes through the log).  The glue owns payload I/O and concurrency:
+ * it must serialize calls into one VhdxImage (they may block in the I/O
+ * callbacks) and may do payload I/O at the offsets returned here outside
+ * that serialization.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -12,75 +15,26 @@
 #ifndef VHDX_IMAGE_H
 #define VHDX_IMAGE_H
 
-#include "vhdx/alloc.h"
-#include "vhdx/bat.h"
-#include "vhdx/cache.h"
 #include "vhdx/grant.h"
-#include "vhdx/header.h"
-#include "vhdx/locator.h"
-#include "vhdx/log.h"
-#include "vhdx/metadata.h"
-#include "vhdx/region.h"
+#include "vhdx/io.h"
+#include "vhdx/parent.h"
+
+typedef struct VhdxImage VhdxImage;
 
 /* Open flags */
 #define VHDX_OPEN_WRITE   (1u << 0)
 /* Tolerate damage that only a consistency check should see (overlaps) */
 #define VHDX_OPEN_CHECK   (1u << 1)
 /*
- * Only read the header and metadata, without the BAT scan and without
- * refusing a dirty log: for looking at an image another user has open
- * (its log is dirty while it writes; headers and metadata are written
- * through at once).  Read-only; map and the rest must not be used.
+ * Only the header, log and metadata, without the BAT scan: for looking
+ * at an image (its sizes, GUIDs, parent) without reading its data, as
+ * qemu-img info does and as a child being made on it needs.  Read-only;
+ * map, write and check must not be used.
  */
 #define VHDX_OPEN_PEEK    (1u << 2)
 
 /* Default metadata cache: 4 MiB of pages, a quarter of them dirty at most */
 #define VHDX_CACHE_DEFAULT_PAGES 1024
-
-typedef struct VhdxImage {
-    VhdxIO *io;                 /* how the image is read and written */
-    VhdxIO *file;               /* the file itself */
-    VhdxIO *shadow;             /* the in-memory view io is, or NULL */
-    bool writable;
-    VhdxHeaderState header;
-    VhdxRegions regions;
-    VhdxMetadata metadata;
-    VhdxGrants grants;          /* children kept across a merge */
-    VhdxBatGeometry geo;
-    VhdxCache *cache;
-    VhdxAllocator alloc;
-    VhdxLog log;
-    bool session_started;       /* FileWriteGuid and LogGuid are ours */
-    bool data_guid_updated;     /* DataWriteGuid changed in this session */
-    bool log_replayed;          /* open replayed a dirty log */
-    bool log_pending;           /* replayed in memory only (read-only) */
-    uint64_t overlaps;          /* blocks sharing space (VHDX_OPEN_CHECK) */
-} VhdxImage;
-
-typedef enum VhdxExtentKind {
-    VHDX_EXTENT_DATA,           /* stored in this file at file_offset */
-    VHDX_EXTENT_ZERO,           /* this file says: zeros */
-    VHDX_EXTENT_UNALLOCATED,    /* not in this file: the parent's data */
-} VhdxExtentKind;
-
-typedef struct VhdxExtent {
-    VhdxExtentKind kind;
-    uint64_t file_offset;
-    uint64_t length;
-} VhdxExtent;
-
-typedef struct VhdxCreateParams {
-    uint64_t virtual_size;
-    uint32_t block_size;
-    uint32_t log_size;
-    uint32_t logical_sector_size;
-    uint32_t physical_sector_size;
-    bool fixed;
-    bool block_state_zero;      /* dynamic: new blocks start as ZERO */
-    const char *creator;
-    /* A differencing image: the locator naming its parent, else NULL */
-    const VhdxLocator *parent;
-} VhdxCreateParams;
 
 /*
  * Opens the image on @io.  A writable open replays a dirty log first; a
@@ -100,8 +54,95 @@ int vhdx_image_close(VhdxImage *img, GError **errp);
 /* Frees the image without writing anything (error paths, inactivation) */
 void vhdx_image_free(VhdxImage *img);
 
-/* Writes a new, empty image over whatever @io holds */
-int vhdx_image_create(VhdxIO *io, const VhdxCreateParams *p, GError **errp);
+/* ---- what the image is ---- */
+
+uint64_t vhdx_image_virtual_size(const VhdxImage *img);
+uint32_t vhdx_image_block_size(const VhdxImage *img);
+uint32_t vhdx_image_logical_sector_size(const VhdxImage *img);
+/* A differencing image (HasParent): it has a parent locator */
+bool vhdx_image_is_differencing(const VhdxImage *img);
+/* A fixed image (LeaveBlockAllocated): its blocks stay allocated */
+bool vhdx_image_is_fixed(const VhdxImage *img);
+/* The image's identity (Page 83 data), which copies of the file share */
+const VhdxGuid *vhdx_image_page83(const VhdxImage *img);
+/* Changes whenever what the guest sees changes; children record it */
+const VhdxGuid *vhdx_image_data_write_guid(const VhdxImage *img);
+/* Where a differencing image's parent is and which it is; else NULL */
+const VhdxParentRef *vhdx_image_parent(const VhdxImage *img);
+/* The linkage grants the image gives its children (vhdx/grant.h) */
+const VhdxGrants *vhdx_image_grants(const VhdxImage *img);
+
+typedef enum VhdxLogState {
+    VHDX_LOG_CLEAN,             /* nothing was left to replay */
+    VHDX_LOG_REPLAYED,          /* open replayed a dirty log into the file */
+    VHDX_LOG_PENDING,           /* replayed in memory only (read-only) */
+} VhdxLogState;
+
+VhdxLogState vhdx_image_log_state(const VhdxImage *img);
+
+bool vhdx_image_is_writable(const VhdxImage *img);
+
+/*
+ * Lets the image be written to, or not: after a reopen, or around
+ * migration.  Going read-only requires vhdx_image_make_clean() first.
+ */
+void vhdx_image_set_writable(VhdxImage *img, bool writable);
+
+/* ---- reading ---- */
+
+typedef enum VhdxExtentKind {
+    VHDX_EXTENT_DATA,           /* stored in this file at file_offset */
+    VHDX_EXTENT_ZERO,           /* this file says: zeros */
+    VHDX_EXTENT_UNALLOCATED,    /* not in this file: the parent's data */
+} VhdxExtentKind;
+
+typedef struct VhdxExtent {
+    VhdxExtentKind kind;
+    uint64_t file_offset;
+    uint64_t length;
+} VhdxExtent;
+
+/*
+ * Describes the guest range starting at @offset: the longest prefix, at
+ * most @bytes long and inside one block, of a single extent kind.
+ */
+int vhdx_image_map(VhdxImage *img, uint64_t offset, uint64_t bytes,
+                   VhdxExtent *ext, GError **errp);
+
+/*
+ * Reads payload at @file_offset as the image sees it.  The glue reads
+ * payload from the file itself, except while the log is replayed in
+ * memory only (VHDX_LOG_PENDING): a log entry may have changed payload.
+ */
+int vhdx_image_read_payload(VhdxImage *img, uint64_t file_offset, void *buf,
+                            size_t len, GError **errp);
+
+/* ---- write sessions ---- */
+
+/*
+ * Starts a write session before the first change: new FileWriteGuid and
+ * LogGuid in the header and, when @data is set, a new DataWriteGuid (the
+ * guest-visible content is about to change).  Cheap once done.
+ */
+int vhdx_image_begin_write(VhdxImage *img, bool data, GError **errp);
+
+/*
+ * Whether a guest-visible change now depends on which children are open
+ * on the image: before the session's first data change, and while
+ * grants are recorded.  When false, the caller need not find out which
+ * children are open.
+ */
+bool vhdx_image_children_matter(const VhdxImage *img);
+
+/*
+ * vhdx_image_begin_write for a guest-visible change, given the linkage
+ * grants that the children open on the image call for now (see
+ * vhdx/grant.h): the first change of a session records them, durably,
+ * before the new DataWriteGuid reaches the header; a later change keeps
+ * only those of the recorded grants still called for.  @now NULL: none.
+ */
+int vhdx_image_begin_data_change(VhdxImage *img, const VhdxGrants *now,
+                                 GError **errp);
 
 /*
  * Commits dirty metadata through the log, first making the data written
@@ -112,43 +153,87 @@ int vhdx_image_create(VhdxIO *io, const VhdxCreateParams *p, GError **errp);
 int vhdx_image_flush(VhdxImage *img, GError **errp);
 
 /*
- * Describes the guest range starting at @offset: the longest prefix, at
- * most @bytes long and inside one block, of a single extent kind.
+ * Commits metadata and marks the log clean, ending the write session: the
+ * file is then a clean image another user may open.  The next change
+ * starts a new session (new FileWriteGuid and LogGuid).
  */
-int vhdx_image_map(VhdxImage *img, uint64_t offset, uint64_t bytes,
-                   VhdxExtent *ext, GError **errp);
+int vhdx_image_make_clean(VhdxImage *img, GError **errp);
+
+/* ---- guest writes (vhdx/write.c) ---- */
 
 /*
- * Starts a write session before the first change: new FileWriteGuid and
- * LogGuid in the header and, when @data is set, a new DataWriteGuid (the
- * guest-visible content is about to change).  Cheap once done.
+ * A guest write inside one block, as planned by vhdx_image_plan_write().
+ * The caller writes the guest data at data_offset, fills the (at most
+ * two) non-empty ranges of zero_fill with zeros, and then reports the
+ * outcome with vhdx_image_finish_write() or vhdx_image_cancel_write().
  */
-int vhdx_image_begin_write(VhdxImage *img, bool data, GError **errp);
+typedef struct VhdxWrite {
+    uint64_t bytes;             /* the part of the request planned */
+    uint64_t data_offset;       /* where the guest data goes in the file */
+    VhdxRange zero_fill[2];     /* stale space around it to zero */
+    bool allocating;            /* new space: the block is not yet visible */
+    /* The core's own record of the plan */
+    uint64_t block;
+    uint64_t in_block;
+    uint64_t block_offset;
+    unsigned new_state;
+    bool mark_sectors;
+} VhdxWrite;
 
 /*
- * vhdx_image_begin_write for a guest-visible change, given the linkage
- * grants that the children open on the image call for now (see
- * vhdx/grant.h): the first change of a session records them, durably,
- * before the new DataWriteGuid reaches the header; a later change keeps
- * only those of the recorded grants still called for.
+ * Plans a guest write of @bytes at guest @offset, in the session's data
+ * change (vhdx_image_begin_data_change).  Only the part up to the end of
+ * the block is planned (w->bytes).  A block without data gets new space
+ * (w->allocating): writes to the same block must wait until this one is
+ * finished or cancelled.  In a block a differencing image takes over
+ * from its parent, only the written sectors become its own; elsewhere a
+ * new block is fully present, stale bytes around the data zeroed.
  */
-int vhdx_image_begin_data_change(VhdxImage *img, const VhdxGrants *now,
-                                 GError **errp);
-
-/* The payload BAT entry of @block */
-int vhdx_image_block_entry(VhdxImage *img, uint64_t block, uint64_t *entry,
-                           GError **errp);
+int vhdx_image_plan_write(VhdxImage *img, uint64_t offset, uint64_t bytes,
+                          VhdxWrite *w, GError **errp);
 
 /*
- * Reserves space for one payload block.  *@fresh: the space reads as
- * zeros (the file was grown over it); otherwise it holds stale bytes the
- * caller must overwrite or zero before publishing the block.
+ * The guest data of @w (and its zero fill) is written: the block and its
+ * sectors become visible.  The change is in the metadata cache until the
+ * next flush.
  */
-int vhdx_image_alloc_block(VhdxImage *img, uint64_t *file_offset,
-                           bool *fresh, GError **errp);
+int vhdx_image_finish_write(VhdxImage *img, const VhdxWrite *w,
+                            GError **errp);
 
-/* Returns reserved space that will not be published */
-void vhdx_image_unalloc_block(VhdxImage *img, uint64_t file_offset);
+/* The payload I/O of @w failed: space reserved for it is given back */
+void vhdx_image_cancel_write(VhdxImage *img, const VhdxWrite *w);
+
+/* What a write-zeroes or discard request asks for */
+typedef enum VhdxZeroKind {
+    VHDX_ZERO_WRITE,            /* the range must read as zeros */
+    VHDX_ZERO_DISCARD,          /* the range is no longer needed */
+} VhdxZeroKind;
+
+/* What vhdx_image_plan_zero() found to do */
+typedef struct VhdxZeroing {
+    /* Whole blocks that lose their data: [first_block, end_block) */
+    uint64_t first_block;
+    uint64_t end_block;
+    unsigned new_state;
+    /* Nothing the core can do: zeros must be written as data */
+    bool write_zeros;
+} VhdxZeroing;
+
+/*
+ * Plans a write-zeroes or discard of guest [@offset, @offset + @bytes).
+ * Whole blocks get a state without data (ZERO, or NOT_PRESENT for a
+ * discard in an image without a parent), their space freed; each is then
+ * changed by vhdx_image_apply_zero(), once no write to it is in flight.
+ * Part of a block that already reads as zeros (ZERO) needs nothing; else
+ * zeros must be written as data (z->write_zeros), as in every block of a
+ * fixed image.  A discard is advice: what it cannot free it leaves.
+ */
+int vhdx_image_plan_zero(VhdxImage *img, uint64_t offset, uint64_t bytes,
+                         VhdxZeroKind kind, VhdxZeroing *z, GError **errp);
+
+/* Gives @block, one of those @z planned, its state without data */
+int vhdx_image_apply_zero(VhdxImage *img, const VhdxZeroing *z,
+                          uint64_t block, GError **errp);
 
 /*
  * Freed space is reused in two steps, because payload I/O done outside
@@ -161,32 +246,11 @@ void vhdx_image_unalloc_block(VhdxImage *img, uint64_t file_offset);
 bool vhdx_image_seal_freed(VhdxImage *img);
 void vhdx_image_reuse_sealed(VhdxImage *img);
 
-/*
- * Points payload block @block at @file_offset with @state (0 offset for
- * states without data).  Space the block used before is freed.  The
- * change is in the metadata cache until the next flush.
- */
-int vhdx_image_set_block(VhdxImage *img, uint64_t block, unsigned state,
-                         uint64_t file_offset, GError **errp);
+/* ---- size (vhdx/resize.c) ---- */
 
-/*
- * In a differencing image, marks the sectors of @block from byte
- * @in_block, @len bytes (both sector multiples), as present in this file,
- * giving the chunk a sector bitmap block first if it has none.  The data
- * must already be written.
- */
-int vhdx_image_mark_present(VhdxImage *img, uint64_t block,
-                            uint64_t in_block, uint64_t len, GError **errp);
-
-/* The byte length of the guest range covered by @block */
-static inline uint64_t vhdx_image_block_bytes(const VhdxImage *img,
-                                              uint64_t block)
-{
-    uint64_t start = block * img->geo.block_size;
-
-    return MIN((uint64_t)img->geo.block_size,
-               img->geo.virtual_size - start);
-}
+/* Whether vhdx_image_grow would take @new_size; changes nothing */
+int vhdx_image_validate_grow(const VhdxImage *img, uint64_t new_size,
+                             GError **errp);
 
 /*
  * Grows the virtual disk to @new_size bytes (a multiple of the logical
@@ -196,18 +260,29 @@ static inline uint64_t vhdx_image_block_bytes(const VhdxImage *img,
  */
 int vhdx_image_grow(VhdxImage *img, uint64_t new_size, GError **errp);
 
-/* Whether vhdx_image_grow would take @new_size; changes nothing */
-int vhdx_image_check_grow(const VhdxImage *img, uint64_t new_size,
+/*
+ * Drops every block: all BAT entries become not present (a child then
+ * reads its parent everywhere), the log is left clean and the file cut
+ * back to its structures.  Used once a commit has copied the image's
+ * data into its parent, so a crash part-way through reads the same.  A
+ * differencing image then shows whatever its parent holds, so its
+ * linkage follows the parent: @parent_dwg, the parent's DataWriteGuid
+ * now, if known.
+ */
+int vhdx_image_make_empty(VhdxImage *img, const VhdxGuid *parent_dwg,
                           GError **errp);
 
+/* ---- metadata items (vhdx/items.c) ---- */
+
 /*
- * Points a differencing image at a new parent: rewrites the parent
- * locator item (and the metadata table around it) in one journaled
- * transaction, refused beforehand if it would not fit one log entry.
- * Metadata items this driver does not know are kept.
+ * Points a differencing image at a new parent (a rebase): the parent
+ * locator is built from @parent and rewritten in one journaled
+ * transaction, with the metadata table around it, refused beforehand if
+ * it would not fit one log entry.  Metadata items this driver does not
+ * know are kept.  The parent must have the image's logical sector size.
  */
-int vhdx_image_set_parent_locator(VhdxImage *img, const VhdxLocator *loc,
-                                  GError **errp);
+int vhdx_image_set_parent(VhdxImage *img, const VhdxParentSpec *parent,
+                          GError **errp);
 
 /*
  * Replaces the image's linkage grants (see vhdx/grant.h; none removes
@@ -217,13 +292,7 @@ int vhdx_image_set_parent_locator(VhdxImage *img, const VhdxLocator *loc,
 int vhdx_image_set_grants(VhdxImage *img, const VhdxGrants *grants,
                           GError **errp);
 
-/*
- * Drops every block: all BAT entries become not present (a child then
- * reads its parent everywhere), the log is left clean and the file cut
- * back to its structures.  Used once a commit has copied the image's
- * data into its parent, so a crash part-way through reads the same.
- */
-int vhdx_image_make_empty(VhdxImage *img, GError **errp);
+/* ---- consistency check (vhdx/check.c) ---- */
 
 typedef struct VhdxCheckReport {
     uint64_t corruptions;       /* invalid or overlapping BAT entries */
@@ -231,14 +300,13 @@ typedef struct VhdxCheckReport {
     uint64_t allocated_blocks;
     uint64_t total_blocks;
     uint64_t image_end;         /* end of the used space */
+    /* A dirty log was replayed at open: reported by the first check only */
+    bool log_replayed;
+    bool log_pending;           /* a dirty log replayed in memory only */
 } VhdxCheckReport;
 
-/*
- * Commits metadata and marks the log clean, ending the write session: the
- * file is then a clean image another user may open.  The next change
- * starts a new session (new FileWriteGuid and LogGuid).
- */
-int vhdx_image_make_clean(VhdxImage *img, GError **errp);
+/* Finds what is wrong with the image without changing it */
+int vhdx_image_check(VhdxImage *img, VhdxCheckReport *report, GError **errp);
 
 /*
  * Cuts the file back to @end, the used end a check reported: metadata is
@@ -246,8 +314,5 @@ int vhdx_image_make_clean(VhdxImage *img, GError **errp);
  * a file longer than the one left behind.
  */
 int vhdx_image_trim(VhdxImage *img, uint64_t end, GError **errp);
-
-/* Counts what is wrong with the image without changing it */
-int vhdx_image_check(VhdxImage *img, VhdxCheckReport *report, GError **errp);
 
 #endif /* VHDX_IMAGE_H */

@@ -18,6 +18,12 @@
 
 typedef struct VhdxIO VhdxIO;
 
+/* A stretch of storage */
+typedef struct VhdxRange {
+    uint64_t offset;
+    uint64_t length;
+} VhdxRange;
+
 struct VhdxIO {
     int (*pread)(VhdxIO *io, uint64_t offset, void *buf, size_t len);
     int (*pwrite)(VhdxIO *io, uint64_t offset, const void *buf, size_t len);

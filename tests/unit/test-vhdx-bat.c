@@ -105,23 +105,23 @@ static void assert_check_fails(const VhdxBatGeometry *g, uint64_t index,
 {
     GError *err = NULL;
 
-    g_assert_cmpint(vhdx_bat_entry_check(g, index, entry, 64 * MiB, &err),
+    g_assert_cmpint(vhdx_bat_entry_validate(g, index, entry, 64 * MiB, &err),
                     ==, -EINVAL);
     g_assert_nonnull(err);
     g_assert_nonnull(strstr(err->message, needle));
     g_error_free(err);
 }
 
-static void test_entry_check(void)
+static void test_entry_validate(void)
 {
     VhdxBatGeometry dyn = geometry(GiB, 8 * MiB, 512, false);
     VhdxBatGeometry diff = geometry(GiB, 8 * MiB, 512, true);
     uint64_t bitmap0 = vhdx_bat_bitmap_index(&dyn, 0);
 
-    g_assert_cmpint(vhdx_bat_entry_check(&dyn, 0,
+    g_assert_cmpint(vhdx_bat_entry_validate(&dyn, 0,
                         vhdx_bat_entry(VHDX_PAYLOAD_FULLY_PRESENT, 8 * MiB),
                         64 * MiB, NULL), ==, 0);
-    g_assert_cmpint(vhdx_bat_entry_check(&dyn, 0,
+    g_assert_cmpint(vhdx_bat_entry_validate(&dyn, 0,
                         vhdx_bat_entry(VHDX_PAYLOAD_ZERO, 0),
                         64 * MiB, NULL), ==, 0);
     assert_check_fails(&dyn, 3, 4, "invalid payload block state 4");
@@ -136,10 +136,10 @@ static void test_entry_check(void)
     /* Offsets near 2^64 must not wrap around the end-of-file check */
     assert_check_fails(&dyn, 5, VHDX_PAYLOAD_FULLY_PRESENT |
                        (~UINT64_C(0) << 20), "beyond the end of the file");
-    g_assert_cmpint(vhdx_bat_entry_check(&diff, 3,
+    g_assert_cmpint(vhdx_bat_entry_validate(&diff, 3,
                         VHDX_PAYLOAD_PARTIALLY_PRESENT | 8 * MiB,
                         64 * MiB, NULL), ==, 0);
-    g_assert_cmpint(vhdx_bat_entry_check(&diff, bitmap0,
+    g_assert_cmpint(vhdx_bat_entry_validate(&diff, bitmap0,
                         VHDX_BITMAP_PRESENT | 63 * MiB, 64 * MiB, NULL),
                     ==, 0);
 }
@@ -164,7 +164,7 @@ int main(int argc, char **argv)
     g_test_add_func("/bat/entry-counts", test_entry_counts);
     g_test_add_func("/bat/chunk-boundaries", test_chunk_boundaries);
     g_test_add_func("/bat/entry-encoding", test_entry_encoding);
-    g_test_add_func("/bat/entry-check", test_entry_check);
+    g_test_add_func("/bat/entry-check", test_entry_validate);
     g_test_add_func("/bat/bad-block-size", test_rejects_bad_block_size);
     return g_test_run();
 }

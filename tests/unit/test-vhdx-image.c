@@ -5,54 +5,22 @@
  */
 
 #include "vhdx/endian.h"
-#include "vhdx/image.h"
-#include "vhdx-memio.h"
+#include "vhdx-test-image.h"
+#include "image-int.h"
 
 #include <errno.h>
 #include <string.h>
 
 #define MiB VHDX_MiB
 
-static VhdxCreateParams dynamic_params(uint64_t size, uint32_t block_size)
-{
-    return (VhdxCreateParams) {
-        .virtual_size = size,
-        .block_size = block_size,
-        .log_size = MiB,
-        .logical_sector_size = 512,
-        .physical_sector_size = 4096,
-        .block_state_zero = true,
-    };
-}
-
-static MemIO *created(const VhdxCreateParams *p)
-{
-    MemIO *m = memio_new(0);
-
-    g_assert_cmpint(vhdx_image_create(memio_io(m), p, NULL), ==, 0);
-    return m;
-}
-
-static VhdxImage *opened(MemIO *m, unsigned flags)
-{
-    VhdxImage *img = NULL;
-    GError *err = NULL;
-
-    if (vhdx_image_open(memio_io(m), flags, &img, &err) < 0) {
-        g_error("open failed: %s", err->message);
-    }
-    return img;
-}
+#define dynamic_params test_dynamic_params
+#define created test_create
+#define opened test_open
 
 static void assert_extent(VhdxImage *img, uint64_t offset,
                           VhdxExtentKind kind, uint64_t length)
 {
-    VhdxExtent ext;
-
-    g_assert_cmpint(vhdx_image_map(img, offset, UINT64_MAX / 2, &ext, NULL),
-                    ==, 0);
-    g_assert_cmpint(ext.kind, ==, kind);
-    g_assert_cmpuint(ext.length, ==, length);
+    test_assert_extent(img, offset, UINT64_MAX / 2, kind, length);
 }
 
 static void test_create_open_dynamic(void)
@@ -87,22 +55,32 @@ static void test_create_fixed(void)
     vhdx_image_free(img);
 }
 
-/* Allocates @block and publishes it; returns its file offset */
+/* Writes all of @block with @pattern; returns its file offset */
 static uint64_t write_block(VhdxImage *img, MemIO *m, uint64_t block,
                             uint8_t pattern)
 {
-    uint64_t off;
-    bool fresh;
+    uint64_t block_size = vhdx_image_block_size(img);
+    VhdxExtent ext;
 
-    g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
-    g_assert_cmpuint(off % MiB, ==, 0);
-    g_assert_cmpuint(memio_size(m), >=, off + img->geo.block_size);
-    memset(memio_bytes(m) + off, pattern, img->geo.block_size);
-    g_assert_cmpint(vhdx_image_set_block(img, block,
-                                         VHDX_PAYLOAD_FULLY_PRESENT, off,
-                                         NULL), ==, 0);
-    return off;
+    test_write(img, m, block * block_size, block_size, pattern);
+    g_assert_cmpint(vhdx_image_map(img, block * block_size, block_size, &ext,
+                                   NULL), ==, 0);
+    g_assert_cmpint(ext.kind, ==, VHDX_EXTENT_DATA);
+    g_assert_cmpuint(ext.file_offset % MiB, ==, 0);
+    return ext.file_offset;
+}
+
+/* Zeroes all of @block through the core's write-zeroes */
+static void zero_block(VhdxImage *img, uint64_t block)
+{
+    uint64_t block_size = vhdx_image_block_size(img);
+    VhdxZeroing z;
+
+    g_assert_cmpint(vhdx_image_begin_data_change(img, NULL, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_plan_zero(img, block * block_size, block_size,
+                                         VHDX_ZERO_WRITE, &z, NULL), ==, 0);
+    g_assert_false(z.write_zeros);
+    g_assert_cmpint(vhdx_image_apply_zero(img, &z, block, NULL), ==, 0);
 }
 
 static void test_allocate_flush_reopen(void)
@@ -275,7 +253,7 @@ static void test_read_only_replays_in_memory(void)
         img = opened(m, 0);
         have = image_layout(img);
         g_assert_cmpstr(have->str, ==, want->str);
-        pending += img->log_pending;
+        pending += vhdx_image_log_state(img) == VHDX_LOG_PENDING;
         g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
         g_assert_cmpuint(m->writes, ==, writes);
         m->read_only = false;
@@ -285,10 +263,10 @@ static void test_read_only_replays_in_memory(void)
             g_autoptr(MemIO) idle = memio_dup(m);
 
             img = opened(idle, 0);
-            img->writable = true;
+            vhdx_image_set_writable(img, true);
             g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
             img = opened(idle, 0);
-            g_assert_false(img->log_pending);
+            g_assert_cmpint(vhdx_image_log_state(img), !=, VHDX_LOG_PENDING);
             g_string_free(have, true);
             have = image_layout(img);
             g_assert_cmpstr(have->str, ==, want->str);
@@ -297,11 +275,11 @@ static void test_read_only_replays_in_memory(void)
 
         /* Made writable (a reopen), then written to */
         img = opened(m, 0);
-        img->writable = true;
+        vhdx_image_set_writable(img, true);
         write_block(img, m, 5, 0x33);
         g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
         img = opened(m, 0);
-        g_assert_false(img->log_pending);
+        g_assert_cmpint(vhdx_image_log_state(img), !=, VHDX_LOG_PENDING);
         /* The flushed blocks are as the replay had them, home now */
         {
             VhdxImage *ref = opened(replayed, 0);
@@ -404,24 +382,23 @@ static void test_freed_space_reused_after_commit(void)
     first = write_block(img, m, 0, 0x33);
     write_block(img, m, 1, 0x44);
     g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_set_block(img, 0, VHDX_PAYLOAD_ZERO, 0, NULL),
-                    ==, 0);
+    zero_block(img, 0);
     /* Not reusable before the change that freed it is durable */
     g_assert_false(vhdx_image_seal_freed(img));
-    g_assert_cmpint(vhdx_image_alloc_block(img, &again, &fresh, NULL), ==, 0);
+    g_assert_cmpint(image_alloc_block(img, &again, &fresh, NULL), ==, 0);
     g_assert_cmpuint(again, !=, first);
-    vhdx_image_unalloc_block(img, again);
+    image_unalloc_block(img, again);
     g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
     /* ...nor before the caller says old I/O on it is over */
     g_assert_true(vhdx_image_seal_freed(img));
-    g_assert_cmpint(vhdx_image_alloc_block(img, &again, &fresh, NULL), ==, 0);
+    g_assert_cmpint(image_alloc_block(img, &again, &fresh, NULL), ==, 0);
     g_assert_cmpuint(again, !=, first);
-    vhdx_image_unalloc_block(img, again);
+    image_unalloc_block(img, again);
     vhdx_image_reuse_sealed(img);
-    g_assert_cmpint(vhdx_image_alloc_block(img, &again, &fresh, NULL), ==, 0);
+    g_assert_cmpint(image_alloc_block(img, &again, &fresh, NULL), ==, 0);
     g_assert_cmpuint(again, ==, first);
     g_assert_false(fresh);
-    vhdx_image_unalloc_block(img, again);
+    image_unalloc_block(img, again);
     g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
 
     /* After reopening, the hole before block 1 is found by the scan */
@@ -440,8 +417,7 @@ static void test_close_trims_freed_tail(void)
 
     write_block(img, m, 0, 0x10);
     last = write_block(img, m, 1, 0x20);
-    g_assert_cmpint(vhdx_image_set_block(img, 1, VHDX_PAYLOAD_ZERO, 0, NULL),
-                    ==, 0);
+    zero_block(img, 1);
     g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
     g_assert_cmpuint(memio_size(m), ==, last);
 
@@ -467,13 +443,13 @@ static void test_alloc_over_stale_tail_is_not_fresh(void)
     memset(memio_bytes(m) + end, 0xee, MiB);
     img = opened(m, VHDX_OPEN_WRITE);
     g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
+    g_assert_cmpint(image_alloc_block(img, &off, &fresh, NULL), ==, 0);
     g_assert_cmpuint(off, ==, end);
     g_assert_false(fresh);
-    vhdx_image_unalloc_block(img, off);
+    image_unalloc_block(img, off);
     /* Past the stale bytes, space is fresh again */
-    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
+    g_assert_cmpint(image_alloc_block(img, &off, &fresh, NULL), ==, 0);
+    g_assert_cmpint(image_alloc_block(img, &off, &fresh, NULL), ==, 0);
     g_assert_cmpuint(off, ==, end + 4 * MiB);
     g_assert_true(fresh);
     g_assert_cmpuint(memio_size(m), >=, off + 4 * MiB);

@@ -534,7 +534,8 @@ static void test_commit_failure_poisons(void)
     fixture_init(&f, 6);
     f.m->read_only = true;
     g_assert_cmpint(vhdx_log_commit(&f.log, &s, 1, &err), ==, -EPERM);
-    g_assert_error(err, VHDX_ERROR, EPERM);
+    /* The storage failed: its errno is for the user to see */
+    g_assert_error(err, VHDX_IO_ERROR, EPERM);
     g_clear_error(&err);
 
     /* Writes work again, but a half-done commit must not be hidden */
@@ -1378,7 +1379,7 @@ static void test_region_and_io_errors(void)
     f.m->fail_reads_errno = EIO;
     g_assert_cmpint(vhdx_log_needs_replay(memio_io(f.m), LOG_OFF, LOG_LEN,
                                           &f.guid, &flag, &err), ==, -EIO);
-    g_assert_error(err, VHDX_ERROR, EIO);
+    g_assert_error(err, VHDX_IO_ERROR, EIO);
     fixture_free(&f);
 }
 

@@ -4,9 +4,9 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "vhdx/image.h"
 #include "vhdx/parent.h"
-#include "vhdx-memio.h"
+#include "vhdx-test-image.h"
+#include "image-int.h"
 
 #include <errno.h>
 #include <string.h>
@@ -121,6 +121,21 @@ static void test_ref_errors(void)
     vhdx_locator_clear(&loc);
 }
 
+/* Builds the locator for a parent @name next to a child in @child_dir */
+static void build(VhdxLocator *loc, const char *name, const char *child_dir,
+                  const char *host_path, const VhdxGuid *dwg)
+{
+    VhdxParentSpec spec = {
+        .name = name,
+        .child_dir = child_dir,
+        .host_path = host_path,
+        .data_write_guid = *dwg,
+        .logical_sector_size = 512,
+    };
+
+    vhdx_parent_locator_build(loc, &spec);
+}
+
 static void test_locator_build(void)
 {
     g_autofree char *lower = NULL;
@@ -129,7 +144,7 @@ static void test_locator_build(void)
     VhdxGuid g;
 
     vhdx_guid_generate(&g);
-    vhdx_parent_locator_build(&loc, "/vm/disks/base.vhdx", "/vm/disks", &g);
+    build(&loc, "/vm/disks/base.vhdx", "/vm/disks", NULL, &g);
     g_assert_cmpstr(vhdx_locator_get(&loc, "relative_path"), ==,
                     ".\\base.vhdx");
     g_assert_cmpstr(vhdx_locator_get(&loc, "absolute_win32_path"), ==,
@@ -143,70 +158,66 @@ static void test_locator_build(void)
     vhdx_parent_ref_clear(&ref);
     vhdx_locator_clear(&loc);
 
-    vhdx_parent_locator_build(&loc, "/vm/base.vhdx", "/vm/snaps/a", &g);
+    build(&loc, "/vm/base.vhdx", "/vm/snaps/a", NULL, &g);
     g_assert_cmpstr(vhdx_locator_get(&loc, "relative_path"), ==,
                     "..\\..\\base.vhdx");
     vhdx_locator_clear(&loc);
-    vhdx_parent_locator_build(&loc, "/vm/x/base.vhdx", "/vm/y", &g);
+    build(&loc, "/vm/x/base.vhdx", "/vm/y", NULL, &g);
     g_assert_cmpstr(vhdx_locator_get(&loc, "relative_path"), ==,
                     "..\\x\\base.vhdx");
     vhdx_locator_clear(&loc);
 }
 
+/*
+ * A parent QEMU names with a protocol (json:, nbd://) is recorded as it
+ * is, and read back as it is; the host file under it, when there is one,
+ * is the absolute path other readers can use
+ */
+static void test_locator_qemu_filename(void)
+{
+    static const char json[] =
+        "json:{\"driver\": \"vhdx\", \"file\": {\"driver\": \"blkdebug\", "
+        "\"image\": {\"driver\": \"file\", \"filename\": \"/vm/b.vhdx\"}}}";
+    VhdxLocator loc;
+    VhdxParentRef ref;
+    VhdxGuid g;
+
+    g_assert_true(vhdx_parent_name_is_qemu_filename(json));
+    g_assert_true(vhdx_parent_name_is_qemu_filename("nbd://h:10809/base"));
+    g_assert_true(vhdx_parent_name_is_qemu_filename("nbd+unix:///x?"
+                                                    "socket=/s"));
+    g_assert_false(vhdx_parent_name_is_qemu_filename("C:\\VMs\\b.vhdx"));
+    g_assert_false(vhdx_parent_name_is_qemu_filename("dir/a:b.vhdx"));
+    g_assert_false(vhdx_parent_name_is_qemu_filename("base.vhdx"));
+
+    vhdx_guid_generate(&g);
+    build(&loc, json, "/vm", "/vm/b.vhdx", &g);
+    g_assert_cmpstr(vhdx_locator_get(&loc, "relative_path"), ==, json);
+    g_assert_cmpstr(vhdx_locator_get(&loc, "absolute_win32_path"), ==,
+                    "/vm/b.vhdx");
+    g_assert_cmpint(vhdx_parent_ref_init(&ref, &loc, NULL), ==, 0);
+    g_assert_cmpstr(candidate(&ref, 0), ==, json);
+    g_assert_cmpstr(candidate(&ref, 1), ==, "b.vhdx");
+    vhdx_parent_ref_clear(&ref);
+    vhdx_locator_clear(&loc);
+
+    /* No host file: only QEMU can find the parent */
+    build(&loc, "nbd://h:10809/base", "/vm", NULL, &g);
+    g_assert_cmpstr(vhdx_locator_get(&loc, "relative_path"), ==,
+                    "nbd://h:10809/base");
+    g_assert_null(vhdx_locator_get(&loc, "absolute_win32_path"));
+    vhdx_locator_clear(&loc);
+}
+
 /* ---- differencing images in the core ---- */
 
-static MemIO *created_child(uint64_t size, uint32_t block_size,
-                            uint32_t lss, const VhdxGuid *parent_guid)
-{
-    VhdxLocator loc;
-    VhdxCreateParams p = {
-        .virtual_size = size,
-        .block_size = block_size,
-        .log_size = MiB,
-        .logical_sector_size = lss,
-        .physical_sector_size = 4096,
-        .block_state_zero = true,   /* must not apply to a child */
-        .parent = &loc,
-    };
-    MemIO *m = memio_new(0);
+#define created_child test_create_child
+#define assert_extent test_assert_extent
 
-    vhdx_parent_locator_build(&loc, "/vm/base.vhdx", "/vm", parent_guid);
-    g_assert_cmpint(vhdx_image_create(memio_io(m), &p, NULL), ==, 0);
-    vhdx_locator_clear(&loc);
-    return m;
-}
-
-static void assert_extent(VhdxImage *img, uint64_t offset, uint64_t bytes,
-                          VhdxExtentKind kind, uint64_t length)
-{
-    VhdxExtent ext;
-
-    g_assert_cmpint(vhdx_image_map(img, offset, bytes, &ext, NULL), ==, 0);
-    g_assert_cmpint(ext.kind, ==, kind);
-    g_assert_cmpuint(ext.length, ==, length);
-}
-
-/* Opens @m for writing, with a write session started */
+/* Opens @m for writing */
 static VhdxImage *opened_for_writing(MemIO *m)
 {
-    VhdxImage *img = NULL;
-
-    g_assert_cmpint(vhdx_image_open(memio_io(m), VHDX_OPEN_WRITE, &img,
-                                    NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
-    return img;
-}
-
-/* Gives @block space and makes it partially present (no sector yet) */
-static void make_partial(VhdxImage *img, uint64_t block)
-{
-    uint64_t off;
-    bool fresh;
-
-    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_set_block(img, block,
-                                         VHDX_PAYLOAD_PARTIALLY_PRESENT, off,
-                                         NULL), ==, 0);
+    return test_open(m, VHDX_OPEN_WRITE);
 }
 
 static void test_child_create_open(void)
@@ -214,23 +225,16 @@ static void test_child_create_open(void)
     VhdxGuid pg;
     g_autoptr(MemIO) m = NULL;
     VhdxImage *img = NULL;
-    VhdxLocator loc;
-    VhdxParentRef ref;
 
     vhdx_guid_generate(&pg);
     m = created_child(64 * MiB, 2 * MiB, 512, &pg);
     g_assert_cmpint(vhdx_image_open(memio_io(m), 0, &img, NULL), ==, 0);
-    g_assert_true(img->metadata.has_parent);
-    g_assert_true(img->geo.has_parent);
+    g_assert_true(vhdx_image_is_differencing(img));
+    g_assert_false(vhdx_image_is_fixed(img));
     /* A child's blocks are its parent's until written */
     assert_extent(img, 0, 64 * MiB, VHDX_EXTENT_UNALLOCATED, 2 * MiB);
-    g_assert_cmpint(vhdx_locator_decode(img->metadata.parent_locator,
-                                        img->metadata.parent_locator_len,
-                                        &loc, NULL), ==, 0);
-    g_assert_cmpint(vhdx_parent_ref_init(&ref, &loc, NULL), ==, 0);
-    g_assert_true(vhdx_parent_ref_matches(&ref, &pg));
-    vhdx_parent_ref_clear(&ref);
-    vhdx_locator_clear(&loc);
+    g_assert_true(vhdx_parent_ref_matches(vhdx_image_parent(img), &pg));
+    g_assert_cmpstr(candidate(vhdx_image_parent(img), 0), ==, "base.vhdx");
     vhdx_image_free(img);
 }
 
@@ -245,12 +249,9 @@ static void test_child_partial_blocks(void)
     /* 1 MiB blocks, 4 KiB sectors: 256 bits a block, chunk of 32768 blocks */
     m = created_child(64 * MiB, MiB, lss, &pg);
     img = opened_for_writing(m);
-    make_partial(img, 5);
-    /* Sectors 3..9 and 200..255 of block 5 are here */
-    g_assert_cmpint(vhdx_image_mark_present(img, 5, 3 * lss, 7 * lss, NULL),
-                    ==, 0);
-    g_assert_cmpint(vhdx_image_mark_present(img, 5, 200 * lss, 56 * lss,
-                                            NULL), ==, 0);
+    /* Sectors 3..9 and 200..255 of block 5 are written */
+    test_write(img, m, 5 * MiB + 3 * lss, 7 * lss, 0x35);
+    test_write(img, m, 5 * MiB + 200 * lss, 56 * lss, 0x36);
     g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
 
     g_assert_cmpint(vhdx_image_open(memio_io(m), 0, &img, NULL), ==, 0);
@@ -263,6 +264,9 @@ static void test_child_partial_blocks(void)
     assert_extent(img, 5 * MiB + 4 * lss, 2 * lss, VHDX_EXTENT_DATA,
                   2 * lss);
     assert_extent(img, 6 * MiB, MiB, VHDX_EXTENT_UNALLOCATED, MiB);
+    test_assert_reads(img, m, 5 * MiB, 3 * lss, 0xaa, 0xaa);
+    test_assert_reads(img, m, 5 * MiB + 3 * lss, 7 * lss, 0xaa, 0x35);
+    test_assert_reads(img, m, 5 * MiB + 200 * lss, 56 * lss, 0xaa, 0x36);
     vhdx_image_free(img);
 }
 
@@ -276,10 +280,8 @@ static void test_child_bitmap_spans_pages(void)
     /* 32 MiB blocks, 512-byte sectors: 65536 bits, two bitmap pages */
     m = created_child(128 * MiB, 32 * MiB, 512, &pg);
     img = opened_for_writing(m);
-    make_partial(img, 1);
     /* 16 MiB - 4 KiB .. 16 MiB + 4 KiB straddles the two pages */
-    g_assert_cmpint(vhdx_image_mark_present(img, 1, 16 * MiB - 4096, 8192,
-                                            NULL), ==, 0);
+    test_write(img, m, 48 * MiB - 4096, 8192, 0x48);
     assert_extent(img, 32 * MiB, 32 * MiB, VHDX_EXTENT_UNALLOCATED,
                   16 * MiB - 4096);
     assert_extent(img, 48 * MiB - 4096, 32 * MiB, VHDX_EXTENT_DATA, 8192);
@@ -290,7 +292,7 @@ static void test_child_bitmap_spans_pages(void)
 
 static void test_child_make_empty(void)
 {
-    VhdxGuid pg;
+    VhdxGuid pg, newer;
     g_autoptr(MemIO) m = NULL;
     VhdxImage *img = NULL;
     uint64_t off, structures;
@@ -301,29 +303,41 @@ static void test_child_make_empty(void)
     structures = memio_size(m);
     img = opened_for_writing(m);
     for (uint64_t block = 0; block < 8; block += 3) {
-        make_partial(img, block);
-        g_assert_cmpint(vhdx_image_mark_present(img, block, 0, 4096, NULL),
-                        ==, 0);
+        test_write(img, m, block * MiB, 4096, 0x11);
     }
     g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
     g_assert_cmpuint(memio_size(m), >, structures);
 
-    g_assert_cmpint(vhdx_image_make_empty(img, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_make_empty(img, NULL, NULL), ==, 0);
     /* Blocks and the bitmap block are gone, and so is their space */
     g_assert_cmpuint(memio_size(m), ==, structures);
     g_assert_true(vhdx_guid_is_zero(&img->header.current.log_guid));
+    g_assert_true(vhdx_parent_ref_matches(vhdx_image_parent(img), &pg));
     assert_extent(img, 0, MiB, VHDX_EXTENT_UNALLOCATED, MiB);
     /* It takes writes again, at the start of the free space */
     g_assert_cmpint(vhdx_image_begin_write(img, true, NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_alloc_block(img, &off, &fresh, NULL), ==, 0);
+    g_assert_cmpint(image_alloc_block(img, &off, &fresh, NULL), ==, 0);
     g_assert_cmpuint(off, ==, structures);
-    vhdx_image_unalloc_block(img, off);
+    image_unalloc_block(img, off);
     g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
 
     g_assert_cmpint(vhdx_image_open(memio_io(m), 0, &img, NULL), ==, 0);
     for (uint64_t block = 0; block < 64; block++) {
         assert_extent(img, block * MiB, MiB, VHDX_EXTENT_UNALLOCATED, MiB);
     }
+    vhdx_image_free(img);
+
+    /* Emptied again, it shows its parent as it is now: linkage follows */
+    img = opened_for_writing(m);
+    test_write(img, m, 0, 4096, 0x22);
+    vhdx_guid_generate(&newer);
+    g_assert_cmpint(vhdx_image_make_empty(img, &newer, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+    img = test_open(m, 0);
+    g_assert_true(vhdx_parent_ref_matches(vhdx_image_parent(img), &newer));
+    g_assert_false(vhdx_parent_ref_matches(vhdx_image_parent(img), &pg));
+    assert_extent(img, 0, MiB, VHDX_EXTENT_UNALLOCATED, MiB);
+    g_assert_cmpuint(memio_size(m), ==, structures);
     vhdx_image_free(img);
 }
 
@@ -367,18 +381,25 @@ static void test_grants_persist(void)
     some_grants(&g);
     img = opened_for_writing(m);
     g_assert_cmpint(vhdx_image_set_grants(img, &g, NULL), ==, 0);
-    g_assert_true(vhdx_grants_equal(&img->grants, &g));
+    g_assert_true(vhdx_grants_equal(vhdx_image_grants(img), &g));
     g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
 
     img = opened_for_writing(m);
-    g_assert_true(vhdx_grants_equal(&img->grants, &g));
-    vhdx_parent_locator_build(&loc, "/elsewhere/new.vhdx", "/vm", &pg);
-    g_assert_cmpint(vhdx_image_set_parent_locator(img, &loc, NULL), ==, 0);
-    vhdx_locator_clear(&loc);
+    g_assert_true(vhdx_grants_equal(vhdx_image_grants(img), &g));
+    {
+        VhdxParentSpec spec = {
+            .name = "/elsewhere/new.vhdx",
+            .child_dir = "/vm",
+            .data_write_guid = pg,
+            .logical_sector_size = 512,
+        };
+
+        g_assert_cmpint(vhdx_image_set_parent(img, &spec, NULL), ==, 0);
+    }
     g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
 
     img = reopened(m);
-    g_assert_true(vhdx_grants_equal(&img->grants, &g));
+    g_assert_true(vhdx_grants_equal(vhdx_image_grants(img), &g));
     g_assert_cmpint(vhdx_locator_decode(img->metadata.parent_locator,
                                         img->metadata.parent_locator_len,
                                         &loc, NULL), ==, 0);
@@ -392,7 +413,7 @@ static void test_grants_persist(void)
     g_assert_cmpint(vhdx_image_set_grants(img, &g, NULL), ==, 0);
     g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
     img = reopened(m);
-    g_assert_cmpuint(img->grants.count, ==, 0);
+    g_assert_cmpuint(vhdx_image_grants(img)->count, ==, 0);
     g_assert_null(vhdx_metadata_find_other(&img->metadata,
                                            &vhdx_guid_linkage_grants));
     vhdx_image_free(img);
@@ -441,10 +462,10 @@ static void test_grants_power_cut(void)
         t->cut_after_writes = 0;
         g_assert_cmpint(vhdx_image_open(memio_io(t), VHDX_OPEN_WRITE, &img,
                                         NULL), ==, 0);
-        if (vhdx_grants_equal(&img->grants, &old)) {
+        if (vhdx_grants_equal(vhdx_image_grants(img), &old)) {
             old_seen++;
         } else {
-            g_assert_true(vhdx_grants_equal(&img->grants, &g));
+            g_assert_true(vhdx_grants_equal(vhdx_image_grants(img), &g));
             new_seen++;
         }
         g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
@@ -470,7 +491,7 @@ static void test_grants_before_data_write_guid(void)
     m = created_child(64 * MiB, MiB, 512, &pg);
     some_grants(&g);
     img = reopened(m);
-    old_dwg = img->header.current.data_write_guid;
+    old_dwg = *vhdx_image_data_write_guid(img);
     vhdx_image_free(img);
 
     {
@@ -486,10 +507,10 @@ static void test_grants_before_data_write_guid(void)
         fewer.count--;
         g_assert_cmpint(vhdx_image_begin_data_change(img, &fewer, NULL), ==,
                         0);
-        g_assert_true(vhdx_grants_equal(&img->grants, &fewer));
+        g_assert_true(vhdx_grants_equal(vhdx_image_grants(img), &fewer));
         g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
         img = reopened(t);
-        g_assert_true(vhdx_grants_equal(&img->grants, &fewer));
+        g_assert_true(vhdx_grants_equal(vhdx_image_grants(img), &fewer));
         vhdx_image_free(img);
     }
     for (unsigned cut = 1; cut <= writes; cut++) {
@@ -504,11 +525,11 @@ static void test_grants_before_data_write_guid(void)
 
         g_assert_cmpint(vhdx_image_open(memio_io(t), VHDX_OPEN_WRITE, &img,
                                         NULL), ==, 0);
-        if (vhdx_guid_equal(&img->header.current.data_write_guid,
+        if (vhdx_guid_equal(vhdx_image_data_write_guid(img),
                             &old_dwg)) {
             unchanged++;
         } else {
-            g_assert_true(vhdx_grants_equal(&img->grants, &g));
+            g_assert_true(vhdx_grants_equal(vhdx_image_grants(img), &g));
             changed++;
         }
         vhdx_image_free(img);
@@ -524,6 +545,8 @@ int main(int argc, char **argv)
     g_test_add_func("/parent/linkage2", test_linkage2_matches_too);
     g_test_add_func("/parent/ref-errors", test_ref_errors);
     g_test_add_func("/parent/locator-build", test_locator_build);
+    g_test_add_func("/parent/locator-qemu-filename",
+                    test_locator_qemu_filename);
     g_test_add_func("/parent/child-create-open", test_child_create_open);
     g_test_add_func("/parent/child-partial-blocks",
                     test_child_partial_blocks);

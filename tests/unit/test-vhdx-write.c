@@ -1,0 +1,357 @@
+/*
+ * Unit tests: the block state transitions of guest writes, write-zeroes
+ * and discard, in every BAT state of a block, with and without a parent,
+ * for whole blocks and parts of one, exactly as the QEMU glue drives them
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "vhdx/endian.h"
+#include "vhdx-test-image.h"
+#include "image-int.h"
+
+#include <string.h>
+
+#define MiB VHDX_MiB
+
+#define BLOCK_SIZE      MiB
+#define DISK_SIZE       (16 * MiB)
+#define BLOCK           2           /* the block under test */
+#define PARENT_BYTE     0xaa        /* what the parent shows */
+#define OLD_BYTE        0x77        /* data the block held before */
+#define NEW_BYTE        0x5a
+#define STALE_BYTE      0xee        /* junk past the used end of the file */
+/* A child's partially present block: its first sectors are its own */
+#define PARTIAL_BYTES   4096
+
+typedef enum Kind { BASE, CHILD, FIXED } Kind;
+
+static const char *const kind_names[] = { "base", "child", "fixed" };
+
+static const unsigned states[] = {
+    VHDX_PAYLOAD_NOT_PRESENT,
+    VHDX_PAYLOAD_UNDEFINED,
+    VHDX_PAYLOAD_ZERO,
+    VHDX_PAYLOAD_UNMAPPED,
+    VHDX_PAYLOAD_FULLY_PRESENT,
+    VHDX_PAYLOAD_PARTIALLY_PRESENT,
+};
+
+/* The requests: the whole block, or sectors in its middle */
+typedef struct Range {
+    const char *name;
+    uint64_t in_block;
+    uint64_t bytes;
+} Range;
+
+static const Range ranges[] = {
+    { "whole", 0, BLOCK_SIZE },
+    { "part", 64 * 512, 16 * 512 },
+};
+
+static uint64_t raw_entry_offset(VhdxImage *img)
+{
+    return image_bat_entry_offset(img,
+                                  vhdx_bat_payload_index(&img->geo, BLOCK));
+}
+
+static unsigned raw_state(VhdxImage *img, MemIO *m)
+{
+    return vhdx_bat_state(vhdx_ld64(memio_bytes(m) + raw_entry_offset(img)));
+}
+
+/*
+ * An image of @kind with BLOCK in @state, and a file whose space past
+ * its used end holds junk, so new blocks must be zeroed where written
+ * around: the demanding case.  false if @state is not one @kind has.
+ */
+static bool setup(Kind kind, unsigned state, MemIO **out)
+{
+    VhdxCreateParams p = test_dynamic_params(DISK_SIZE, BLOCK_SIZE);
+    VhdxGuid parent_dwg;
+    VhdxImage *img;
+    MemIO *m;
+    size_t end;
+
+    if (kind != CHILD && state == VHDX_PAYLOAD_PARTIALLY_PRESENT) {
+        return false;
+    }
+    if (kind == FIXED && state != VHDX_PAYLOAD_FULLY_PRESENT) {
+        return false;
+    }
+    vhdx_guid_generate(&parent_dwg);
+    p.fixed = kind == FIXED;
+    m = kind == CHILD ?
+        test_create_child(DISK_SIZE, BLOCK_SIZE, 512, &parent_dwg) :
+        test_create(&p);
+    img = test_open(m, VHDX_OPEN_WRITE);
+    if (state == VHDX_PAYLOAD_FULLY_PRESENT) {
+        test_write(img, m, BLOCK * BLOCK_SIZE, BLOCK_SIZE, OLD_BYTE);
+    } else if (state == VHDX_PAYLOAD_PARTIALLY_PRESENT) {
+        test_write(img, m, BLOCK * BLOCK_SIZE, PARTIAL_BYTES, OLD_BYTE);
+    }
+    g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    if (!vhdx_payload_has_data(state)) {
+        vhdx_st64(memio_bytes(m) + raw_entry_offset(img),
+                  vhdx_bat_entry(state, 0));
+    }
+    g_assert_cmpuint(raw_state(img, m), ==, state);
+    vhdx_image_free(img);
+
+    end = memio_size(m);
+    g_byte_array_set_size(m->data, end + 4 * BLOCK_SIZE);
+    memset(memio_bytes(m) + end, STALE_BYTE, 4 * BLOCK_SIZE);
+    *out = m;
+    return true;
+}
+
+/* The state a write of @r leaves a block of @kind in @state in */
+static unsigned written_state(Kind kind, unsigned state, const Range *r)
+{
+    if (vhdx_payload_has_data(state)) {
+        return state;
+    }
+    if (kind == CHILD && state == VHDX_PAYLOAD_NOT_PRESENT &&
+        r->bytes < BLOCK_SIZE) {
+        return VHDX_PAYLOAD_PARTIALLY_PRESENT;
+    }
+    return VHDX_PAYLOAD_FULLY_PRESENT;
+}
+
+static void read_block(VhdxImage *img, MemIO *m, uint8_t *buf)
+{
+    test_read(img, m, BLOCK * BLOCK_SIZE, BLOCK_SIZE, PARENT_BYTE, buf);
+}
+
+/* The block reads @want, also after the metadata went through the log */
+static void assert_block_reads(VhdxImage **img, MemIO *m, const uint8_t *want)
+{
+    g_autofree uint8_t *have = g_malloc(BLOCK_SIZE);
+
+    read_block(*img, m, have);
+    g_assert_true(memcmp(have, want, BLOCK_SIZE) == 0);
+    g_assert_cmpint(vhdx_image_close(*img, NULL), ==, 0);
+    *img = test_open(m, 0);
+    read_block(*img, m, have);
+    g_assert_true(memcmp(have, want, BLOCK_SIZE) == 0);
+}
+
+static void check_write(Kind kind, unsigned state, const Range *r)
+{
+    g_autoptr(MemIO) m = NULL;
+    g_autofree uint8_t *want = g_malloc(BLOCK_SIZE);
+    VhdxImage *img;
+    VhdxWrite w;
+
+    if (!setup(kind, state, &m)) {
+        return;
+    }
+    img = test_open(m, VHDX_OPEN_WRITE);
+    read_block(img, m, want);
+    memset(want + r->in_block, NEW_BYTE, r->bytes);
+
+    g_assert_cmpint(vhdx_image_begin_data_change(img, NULL, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_plan_write(img, BLOCK * BLOCK_SIZE +
+                                          r->in_block, r->bytes, &w, NULL),
+                    ==, 0);
+    g_assert_cmpuint(w.bytes, ==, r->bytes);
+    g_assert_cmpint(w.allocating, ==, !vhdx_payload_has_data(state));
+    /* Until it is finished, the write is invisible */
+    g_assert_cmpuint(raw_state(img, m), ==, state);
+    vhdx_image_cancel_write(img, &w);
+
+    test_write(img, m, BLOCK * BLOCK_SIZE + r->in_block, r->bytes, NEW_BYTE);
+    g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    g_assert_cmpuint(raw_state(img, m), ==, written_state(kind, state, r));
+    assert_block_reads(&img, m, want);
+    vhdx_image_free(img);
+}
+
+/* What a write-zeroes or discard of @r must do to a block of @kind */
+typedef struct ZeroOutcome {
+    bool write_zeros;           /* the glue writes zeros as data */
+    bool changes;               /* the block gets new_state */
+    unsigned new_state;
+} ZeroOutcome;
+
+static ZeroOutcome zero_outcome(Kind kind, unsigned state, const Range *r,
+                                VhdxZeroKind zk)
+{
+    bool whole = r->bytes == BLOCK_SIZE;
+
+    if (zk == VHDX_ZERO_DISCARD) {
+        if (!whole || kind == FIXED) {
+            return (ZeroOutcome) { 0 };
+        }
+        return (ZeroOutcome) {
+            .changes = true,
+            .new_state = kind == CHILD ? VHDX_PAYLOAD_ZERO :
+                                         VHDX_PAYLOAD_NOT_PRESENT,
+        };
+    }
+    if (kind == FIXED) {
+        return (ZeroOutcome) { .write_zeros = true };
+    }
+    if (whole) {
+        return (ZeroOutcome) {
+            .changes = true, .new_state = VHDX_PAYLOAD_ZERO,
+        };
+    }
+    return (ZeroOutcome) { .write_zeros = state != VHDX_PAYLOAD_ZERO };
+}
+
+static void check_zero(Kind kind, unsigned state, const Range *r,
+                       VhdxZeroKind zk)
+{
+    ZeroOutcome expect = zero_outcome(kind, state, r, zk);
+    g_autoptr(MemIO) m = NULL;
+    g_autofree uint8_t *want = g_malloc(BLOCK_SIZE);
+    VhdxImage *img;
+    VhdxZeroing z;
+
+    if (!setup(kind, state, &m)) {
+        return;
+    }
+    img = test_open(m, VHDX_OPEN_WRITE);
+    read_block(img, m, want);
+    g_assert_cmpint(vhdx_image_plan_zero(img, BLOCK * BLOCK_SIZE +
+                                         r->in_block, r->bytes, zk, &z,
+                                         NULL), ==, 0);
+    g_assert_cmpint(z.write_zeros, ==, expect.write_zeros);
+    if (!expect.changes) {
+        g_assert_cmpuint(z.first_block, ==, z.end_block);
+        vhdx_image_free(img);
+        return;
+    }
+    g_assert_cmpuint(z.first_block, ==, BLOCK);
+    g_assert_cmpuint(z.end_block, ==, BLOCK + 1);
+    g_assert_cmpuint(z.new_state, ==, expect.new_state);
+    g_assert_cmpint(vhdx_image_begin_data_change(img, NULL, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_apply_zero(img, &z, BLOCK, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    g_assert_cmpuint(raw_state(img, m), ==, expect.new_state);
+    /* Whole blocks read zeros: a discarded child block too */
+    memset(want, 0, BLOCK_SIZE);
+    assert_block_reads(&img, m, want);
+    vhdx_image_free(img);
+}
+
+static void for_each_case(void (*check)(Kind, unsigned, const Range *,
+                                        VhdxZeroKind), VhdxZeroKind zk)
+{
+    for (Kind kind = BASE; kind <= FIXED; kind++) {
+        for (int s = 0; s < G_N_ELEMENTS(states); s++) {
+            for (int r = 0; r < G_N_ELEMENTS(ranges); r++) {
+                if (g_test_verbose()) {
+                    g_test_message("%s, state %u, %s", kind_names[kind],
+                                   states[s], ranges[r].name);
+                }
+                check(kind, states[s], &ranges[r], zk);
+            }
+        }
+    }
+}
+
+static void check_write_case(Kind kind, unsigned state, const Range *r,
+                             VhdxZeroKind unused)
+{
+    check_write(kind, state, r);
+}
+
+static void test_write_every_state(void)
+{
+    for_each_case(check_write_case, VHDX_ZERO_WRITE);
+}
+
+static void test_zero_every_state(void)
+{
+    for_each_case(check_zero, VHDX_ZERO_WRITE);
+}
+
+static void test_discard_every_state(void)
+{
+    for_each_case(check_zero, VHDX_ZERO_DISCARD);
+}
+
+/* A write is planned up to the end of its block; the rest comes next */
+static void test_write_spans_blocks(void)
+{
+    VhdxCreateParams p = test_dynamic_params(DISK_SIZE + 512, BLOCK_SIZE);
+    g_autoptr(MemIO) m = test_create(&p);
+    VhdxImage *img = test_open(m, VHDX_OPEN_WRITE);
+    VhdxWrite w;
+
+    g_assert_cmpint(vhdx_image_begin_data_change(img, NULL, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_plan_write(img, BLOCK_SIZE - 512, 4096, &w,
+                                          NULL), ==, 0);
+    g_assert_cmpuint(w.bytes, ==, 512);
+    vhdx_image_cancel_write(img, &w);
+    /* The last block is a single sector */
+    g_assert_cmpint(vhdx_image_plan_write(img, DISK_SIZE, 4096, &w, NULL),
+                    ==, 0);
+    g_assert_cmpuint(w.bytes, ==, 512);
+    vhdx_image_cancel_write(img, &w);
+    test_write(img, m, BLOCK_SIZE - 512, 3 * BLOCK_SIZE, 0x42);
+    test_assert_reads(img, m, BLOCK_SIZE - 512, 3 * BLOCK_SIZE, 0, 0x42);
+    test_assert_reads(img, m, 0, BLOCK_SIZE - 512, 0, 0);
+    vhdx_image_free(img);
+}
+
+/* A cancelled allocation gives its space back: the next one gets it */
+static void test_cancel_gives_space_back(void)
+{
+    VhdxCreateParams p = test_dynamic_params(DISK_SIZE, BLOCK_SIZE);
+    g_autoptr(MemIO) m = test_create(&p);
+    VhdxImage *img = test_open(m, VHDX_OPEN_WRITE);
+    VhdxWrite w, again;
+
+    g_assert_cmpint(vhdx_image_begin_data_change(img, NULL, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_plan_write(img, 0, 512, &w, NULL), ==, 0);
+    g_assert_true(w.allocating);
+    vhdx_image_cancel_write(img, &w);
+    test_assert_extent(img, 0, BLOCK_SIZE, VHDX_EXTENT_ZERO, BLOCK_SIZE);
+    g_assert_cmpint(vhdx_image_plan_write(img, 5 * BLOCK_SIZE, 512, &again,
+                                          NULL), ==, 0);
+    g_assert_cmpuint(again.data_offset, ==, w.data_offset);
+    vhdx_image_cancel_write(img, &again);
+    vhdx_image_free(img);
+}
+
+/* Write-zeroes over whole blocks frees their space for reuse */
+static void test_zero_frees_space(void)
+{
+    VhdxCreateParams p = test_dynamic_params(DISK_SIZE, BLOCK_SIZE);
+    g_autoptr(MemIO) m = test_create(&p);
+    VhdxImage *img = test_open(m, VHDX_OPEN_WRITE);
+    VhdxZeroing z;
+
+    test_write(img, m, 0, 4 * BLOCK_SIZE, 0x33);
+    g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_plan_zero(img, BLOCK_SIZE, 2 * BLOCK_SIZE,
+                                         VHDX_ZERO_WRITE, &z, NULL), ==, 0);
+    g_assert_cmpuint(z.end_block - z.first_block, ==, 2);
+    for (uint64_t b = z.first_block; b < z.end_block; b++) {
+        g_assert_cmpint(vhdx_image_apply_zero(img, &z, b, NULL), ==, 0);
+    }
+    g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    vhdx_image_seal_freed(img);
+    vhdx_image_reuse_sealed(img);
+    g_assert_cmpuint(vhdx_alloc_free_bytes(&img->alloc), ==,
+                     2 * BLOCK_SIZE);
+    test_assert_reads(img, m, BLOCK_SIZE, 2 * BLOCK_SIZE, 0, 0);
+    test_assert_reads(img, m, 3 * BLOCK_SIZE, BLOCK_SIZE, 0, 0x33);
+    vhdx_image_free(img);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/write/every-state", test_write_every_state);
+    g_test_add_func("/write/zero-every-state", test_zero_every_state);
+    g_test_add_func("/write/discard-every-state", test_discard_every_state);
+    g_test_add_func("/write/spans-blocks", test_write_spans_blocks);
+    g_test_add_func("/write/cancel-gives-space-back",
+                    test_cancel_gives_space_back);
+    g_test_add_func("/write/zero-frees-space", test_zero_frees_space);
+    return g_test_run();
+}
