@@ -76,13 +76,21 @@ void vhdx_child_io_init(BdrvChild *child, VhdxIO *io)
 
 void vhdx_error_propagate(Error **errp, const char *name, GError *gerr)
 {
+    ERRP_GUARD();
+    g_auto(GStrv) parts = NULL;
+
     if (!gerr) {
         return;
     }
+    /* One phrase, then (after a newline) the explanation: see error.h */
+    parts = g_strsplit(gerr->message, "\n", 2);
     if (gerr->domain == VHDX_IO_ERROR) {
-        error_setg_errno(errp, gerr->code, "%s: %s", name, gerr->message);
+        error_setg_errno(errp, gerr->code, "%s: %s", name, parts[0]);
     } else {
-        error_setg(errp, "%s: %s", name, gerr->message);
+        error_setg(errp, "%s: %s", name, parts[0]);
+    }
+    if (parts[1]) {
+        error_append_hint(errp, "%s\n", parts[1]);
     }
     g_error_free(gerr);
 }

@@ -81,9 +81,9 @@ static int image_replay_log_in_memory(VhdxImage *img, GError **errp)
     if (ret == -EFBIG) {
         g_error_free(err);
         return vhdx_error(errp, EFBIG, "VHDX log holds more changes than a "
-                          "read-only open replays in memory; open the image "
-                          "read-write, or run 'qemu-img check -r all', to "
-                          "replay it");
+                          "read-only open replays in memory\n"
+                          "Open the image read-write, or run 'qemu-img "
+                          "check -r all', to replay it.");
     }
     if (ret < 0) {
         g_propagate_error(errp, err);

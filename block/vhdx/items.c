@@ -144,8 +144,8 @@ int vhdx_image_set_parent(VhdxImage *img, const VhdxParentSpec *parent,
 
     if (!img->geo.has_parent) {
         return vhdx_error(errp, ENOTSUP, "VHDX image is not a differencing "
-                          "image; it gains a parent only by being "
-                          "converted");
+                          "image\nAn image gains a parent only by being "
+                          "converted.");
     }
     if (parent->logical_sector_size != img->geo.logical_sector_size) {
         return vhdx_error(errp, EINVAL, "VHDX parent '%s' has %" PRIu32

@@ -1077,9 +1077,9 @@ int vhdx_log_commit(VhdxLog *log, const VhdxLogSector *sectors, size_t n,
     }
     /* Sequence 0 is never valid (MS-VHDX 2.3.1.1): it marks a failure */
     if (log->sequence == 0) {
-        return vhdx_error(errp, EIO, "VHDX log: an earlier commit failed; "
-                          "the image must be reopened so the log is "
-                          "replayed");
+        return vhdx_error(errp, EIO, "VHDX log: an earlier commit failed\n"
+                          "The image must be reopened so that the log is "
+                          "replayed.");
     }
     if (log->offset % VHDX_ALIGNMENT || log->offset < VHDX_HEADER_AREA_SIZE ||
         log->length % VHDX_ALIGNMENT || max_sectors < 2) {

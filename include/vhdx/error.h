@@ -9,6 +9,9 @@
  * see ("No space left on device").  The QEMU glue turns the GError into
  * an Error, adding the errno's text for VHDX_IO_ERROR.
  *
+ * A message is one phrase; an explanation or advice, when it needs one,
+ * follows it after a newline (the glue makes it the Error's hint).
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
