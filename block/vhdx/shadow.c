@@ -63,6 +63,24 @@ static int shadow_read_file(Shadow *sh, uint64_t offset, uint8_t *buf,
     return 0;
 }
 
+static uint8_t *shadow_lookup(Shadow *sh, uint64_t offset)
+{
+    uint64_t index = offset / PAGE_SIZE;
+
+    return g_hash_table_lookup(sh->pages, &index);
+}
+
+/* How much of [offset, offset + len) from @offset on has no page */
+static size_t shadow_unpaged_run(Shadow *sh, uint64_t offset, size_t len)
+{
+    size_t run = MIN(len, PAGE_SIZE - offset % PAGE_SIZE);
+
+    while (run < len && !shadow_lookup(sh, offset + run)) {
+        run += MIN(len - run, PAGE_SIZE);
+    }
+    return run;
+}
+
 static int shadow_pread(VhdxIO *io, uint64_t offset, void *buf, size_t len)
 {
     Shadow *sh = io->opaque;
@@ -72,19 +90,20 @@ static int shadow_pread(VhdxIO *io, uint64_t offset, void *buf, size_t len)
         return vhdx_io_pread(sh->file, offset, buf, len);
     }
     while (len) {
-        uint64_t index = offset / PAGE_SIZE;
-        size_t in_page = offset % PAGE_SIZE;
-        size_t n = MIN(len, PAGE_SIZE - in_page);
-        uint8_t *page = g_hash_table_lookup(sh->pages, &index);
-        int ret = 0;
+        uint8_t *page = shadow_lookup(sh, offset);
+        size_t n;
+        int ret;
 
         if (page) {
-            memcpy(out, page + in_page, n);
+            n = MIN(len, PAGE_SIZE - offset % PAGE_SIZE);
+            memcpy(out, page + offset % PAGE_SIZE, n);
         } else {
+            /* One read of the file for a run of pages not kept */
+            n = shadow_unpaged_run(sh, offset, len);
             ret = shadow_read_file(sh, offset, out, n);
-        }
-        if (ret < 0) {
-            return ret;
+            if (ret < 0) {
+                return ret;
+            }
         }
         offset += n;
         out += n;
