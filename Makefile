@@ -2,7 +2,8 @@
 #   make demo    build QEMU with our VHDX driver and show it at work
 #   make check   build everything and run all tests (ends "N passed, M failed")
 #   make bench   compare our driver with the stock one, qcow2 and raw
-.PHONY: all demo check bench setup source qemu unit unit-asan iotests clean distclean
+#   make crash   the power-loss simulation, every state (over 20,000)
+.PHONY: all demo check bench crash setup source qemu unit unit-asan iotests clean distclean
 
 all: qemu
 
@@ -15,6 +16,11 @@ check:
 # Throughput of our driver against the stock VHDX driver, qcow2 and raw.
 bench: qemu
 	@bash bench/run.sh
+
+# Power loss simulated over recorded real I/O (tests/crash/): every state
+# of every cut point, four seeds per workload.
+crash: qemu
+	@bash scripts/run-crash.sh full
 
 # The steps, one by one.
 setup:                          # apt sources and packages
@@ -31,6 +37,7 @@ iotests: qemu                   # QEMU's iotests with format vhdx
 	@bash scripts/run-iotests.sh
 
 clean:                          # build trees and logs; keeps the QEMU source
-	rm -rf build/qemu-build build/unit build/unit-asan build/logs build/demo
+	rm -rf build/qemu-build build/unit build/unit-asan build/logs build/demo \
+	       build/crash
 distclean:                      # everything, including the QEMU source
 	rm -rf build

@@ -1,6 +1,7 @@
 #!/bin/bash
 # make check: prepare and build everything, run the unit tests (plain and
-# ASan+UBSan) and the iotests, print a summary ending in "N passed, M failed".
+# ASan+UBSan), the iotests and a sample of the power-loss simulation, print
+# a summary ending in "N passed, M failed".
 # A failing build counts as one failure; the other suites still run.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -18,12 +19,13 @@ bash "$S/run-unit.sh" unit || true
 bash "$S/run-unit.sh" unit-asan -Db_sanitize=address,undefined -Db_lundef=false || true
 if [ ! -f "$LOGS/results/qemu-build" ]; then
     bash "$S/run-iotests.sh" || true
+    bash "$S/run-crash.sh" sampled || true
 fi
 
 echo
 say "summary ($((SECONDS - start)) s; logs in ${LOGS#$ROOT/}/)"
 P=0 F=0
-for suite in qemu-build unit unit-asan iotests; do
+for suite in qemu-build unit unit-asan iotests crash; do
     r=$LOGS/results/$suite
     [ -f "$r" ] || continue
     read -r p f s < "$r"

@@ -3,7 +3,9 @@
 # tools/vhdx-merge becomes build/qemu-build/vhdx-merge, run by Debian's
 # python (the shebang) with QEMU's python/ directory on its path (for
 # qemu.qmp).  There the iotests find it (next to $QEMU_IMG_PROG), and it
-# finds the qemu-img next to itself.
+# finds the qemu-img next to itself.  The test library tests/crash/
+# iorecord.c (recording writes, stopping a process at a given one) becomes
+# build/qemu-build/iorecord.so, for the iotests and the crash simulation.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -43,4 +45,15 @@ EOF
     fi
 }
 
+install_preload_library() {
+    local src=$ROOT/tests/crash/$1.c dst=$QEMU_BUILD/$1.so
+    if [ ! -f "$dst" ] || [ "$src" -nt "$dst" ]; then
+        gcc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$dst.tmp" "$src" \
+            -ldl -lpthread
+        mv "$dst.tmp" "$dst"
+        note "installed ${dst#"$ROOT"/}"
+    fi
+}
+
 install_python_tool vhdx-merge
+install_preload_library iorecord
