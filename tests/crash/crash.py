@@ -201,7 +201,8 @@ def rebuild(args):
     for path, new in sorted(files.items()):
         print('%s: %s' % (os.path.basename(path), new))
     init_worker(ctx)
-    print('reading %s' % ctx['top_at'](ctx['trace'].crash_time(state.k)))
+    top = ctx['top_at'](ctx['trace'].crash_time(state.k))
+    print('the guest disk is read from %s' % files.get(top, top))
     print(check_state(state) or 'this state passes')
 
 
