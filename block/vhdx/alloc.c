@@ -1,8 +1,8 @@
 /*
  * VHDX file space allocation
  *
- * The free list is kept sorted and merged, so first-fit walks few
- * entries: holes only appear when whole blocks are zeroed or discarded.
+ * The free list is kept sorted and merged; holes only appear when whole
+ * blocks are zeroed or discarded, or where another writer left them.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -13,6 +13,7 @@
 void vhdx_alloc_init(VhdxAllocator *a, uint64_t end)
 {
     a->end = VHDX_ALIGN_UP(end, VHDX_ALIGNMENT);
+    a->largest_free = 0;
     a->free = g_array_new(FALSE, FALSE, sizeof(VhdxRange));
     a->pending = g_array_new(FALSE, FALSE, sizeof(VhdxRange));
     a->committed = g_array_new(FALSE, FALSE, sizeof(VhdxRange));
@@ -30,16 +31,33 @@ void vhdx_alloc_destroy(VhdxAllocator *a)
     }
 }
 
-/* Inserts a range into the sorted free list, merging with neighbours */
-static void free_list_insert(GArray *list, uint64_t offset, uint64_t length)
+/* The index of the first range of @list at or after @offset */
+static guint free_list_search(GArray *list, uint64_t offset)
 {
-    guint i = 0;
+    guint lo = 0, hi = list->len;
+
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+
+        if (g_array_index(list, VhdxRange, mid).offset < offset) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/*
+ * Inserts a range into the sorted free list, merging with neighbours.
+ * Returns the length of the free range that now holds it.
+ */
+static uint64_t free_list_insert(GArray *list, uint64_t offset,
+                                 uint64_t length)
+{
+    guint i = free_list_search(list, offset);
     VhdxRange *r;
 
-    while (i < list->len &&
-           g_array_index(list, VhdxRange, i).offset < offset) {
-        i++;
-    }
     if (i > 0) {
         r = &g_array_index(list, VhdxRange, i - 1);
         if (r->offset + r->length == offset) {
@@ -52,7 +70,7 @@ static void free_list_insert(GArray *list, uint64_t offset, uint64_t length)
                     g_array_remove_index(list, i);
                 }
             }
-            return;
+            return r->length;
         }
     }
     if (i < list->len) {
@@ -60,18 +78,58 @@ static void free_list_insert(GArray *list, uint64_t offset, uint64_t length)
         if (offset + length == r->offset) {
             r->offset = offset;
             r->length += length;
-            return;
+            return r->length;
         }
     }
     g_array_insert_val(list, i, ((VhdxRange) { offset, length }));
+    return length;
+}
+
+static void alloc_free_insert(VhdxAllocator *a, uint64_t offset,
+                              uint64_t length)
+{
+    uint64_t merged = free_list_insert(a->free, offset, length);
+
+    a->largest_free = MAX(a->largest_free, merged);
 }
 
 void vhdx_alloc_add_hole(VhdxAllocator *a, uint64_t offset, uint64_t length)
 {
     g_assert(offset % VHDX_ALIGNMENT == 0 && length % VHDX_ALIGNMENT == 0);
     if (length) {
-        free_list_insert(a->free, offset, length);
+        alloc_free_insert(a, offset, length);
     }
+}
+
+/*
+ * First fit.  A file can hold hundreds of thousands of small holes, so
+ * the free list remembers a bound on its longest range and a request
+ * longer than that goes to the end of the file without a walk.
+ */
+static bool alloc_take_hole(VhdxAllocator *a, uint64_t length,
+                            uint64_t *offset)
+{
+    uint64_t longest = 0;
+
+    if (length > a->largest_free) {
+        return false;
+    }
+    for (guint i = 0; i < a->free->len; i++) {
+        VhdxRange *r = &g_array_index(a->free, VhdxRange, i);
+
+        if (r->length >= length) {
+            *offset = r->offset;
+            r->offset += length;
+            r->length -= length;
+            if (!r->length) {
+                g_array_remove_index(a->free, i);
+            }
+            return true;
+        }
+        longest = MAX(longest, r->length);
+    }
+    a->largest_free = longest;
+    return false;
 }
 
 uint64_t vhdx_alloc_take(VhdxAllocator *a, uint64_t length, bool *fresh)
@@ -79,19 +137,9 @@ uint64_t vhdx_alloc_take(VhdxAllocator *a, uint64_t length, bool *fresh)
     uint64_t offset;
 
     g_assert(length && length % VHDX_ALIGNMENT == 0);
-    for (guint i = 0; i < a->free->len; i++) {
-        VhdxRange *r = &g_array_index(a->free, VhdxRange, i);
-
-        if (r->length >= length) {
-            offset = r->offset;
-            r->offset += length;
-            r->length -= length;
-            if (!r->length) {
-                g_array_remove_index(a->free, i);
-            }
-            *fresh = false;
-            return offset;
-        }
+    if (alloc_take_hole(a, length, &offset)) {
+        *fresh = false;
+        return offset;
     }
     offset = a->end;
     a->end += length;
@@ -104,7 +152,7 @@ void vhdx_alloc_untake(VhdxAllocator *a, uint64_t offset, uint64_t length)
     if (offset + length == a->end) {
         a->end = offset;
     } else {
-        free_list_insert(a->free, offset, length);
+        alloc_free_insert(a, offset, length);
     }
 }
 
@@ -140,7 +188,7 @@ void vhdx_alloc_release_sealed(VhdxAllocator *a)
     for (guint i = 0; i < a->sealed->len; i++) {
         VhdxRange *r = &g_array_index(a->sealed, VhdxRange, i);
 
-        free_list_insert(a->free, r->offset, r->length);
+        alloc_free_insert(a, r->offset, r->length);
     }
     g_array_set_size(a->sealed, 0);
 }

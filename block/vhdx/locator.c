@@ -143,6 +143,28 @@ static long locator_find(const VhdxLocatorEntry *entries, size_t count,
     return -1;
 }
 
+/*
+ * The index of the first entry whose key an earlier entry already has
+ * (compared as locator_find does), or -1.  A hash set keeps this linear:
+ * an item can hold tens of thousands of entries.
+ */
+static long locator_find_duplicate(const VhdxLocatorEntry *entries,
+                                   size_t count)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash,
+                                                       g_str_equal,
+                                                       g_free, NULL);
+
+    for (size_t i = 0; i < count; i++) {
+        char *folded = g_ascii_strdown(entries[i].key, -1);
+
+        if (!g_hash_table_add(seen, folded)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 static int locator_validate_header(const uint8_t *buf, size_t len,
                                    uint32_t *count, GError **errp)
 {
@@ -164,15 +186,50 @@ static int locator_validate_header(const uint8_t *buf, size_t len,
     return 0;
 }
 
+/*
+ * Strings may not claim more bytes, in all, than the item holds after its
+ * entry table.  The spec has no such rule, but every writer stores each
+ * string once; without it, 65,535 entries all pointing at one 64 KiB
+ * string would decode into gigabytes.  With it, decoding costs at most a
+ * small multiple of the item's 1 MiB.
+ */
+static int locator_validate_string_total(const uint8_t *buf, size_t len,
+                                         uint32_t count, GError **errp)
+{
+    uint64_t room = len - VHDX_LOCATOR_HEADER_SIZE -
+                    (uint64_t)count * VHDX_LOCATOR_ENTRY_SIZE;
+    uint64_t total = 0;
+
+    for (uint32_t i = 0; i < count; i++) {
+        const uint8_t *p = buf + VHDX_LOCATOR_HEADER_SIZE +
+                           (size_t)i * VHDX_LOCATOR_ENTRY_SIZE;
+
+        total += vhdx_ld16(p + LOCE_KEY_LENGTH) +
+                 vhdx_ld16(p + LOCE_VALUE_LENGTH);
+    }
+    if (total > room) {
+        return vhdx_error(errp, EINVAL, "VHDX parent locator: keys and "
+                          "values claim %" PRIu64 " bytes but the item has "
+                          "%" PRIu64 " after its entries\n"
+                          "Each string must have bytes of its own; strings "
+                          "that share bytes are refused.", total, room);
+    }
+    return 0;
+}
+
 int vhdx_locator_decode(const uint8_t *buf, size_t len, VhdxLocator *loc,
                         GError **errp)
 {
     VhdxLocator tmp = { 0 };
     uint32_t count = 0;
+    long dup;
     int ret;
 
     memset(loc, 0, sizeof(*loc));
     ret = locator_validate_header(buf, len, &count, errp);
+    if (ret == 0) {
+        ret = locator_validate_string_total(buf, len, count, errp);
+    }
     if (ret < 0) {
         return ret;
     }
@@ -182,16 +239,17 @@ int vhdx_locator_decode(const uint8_t *buf, size_t len, VhdxLocator *loc,
     for (uint32_t i = 0; i < count; i++) {
         ret = locator_entry_decode(buf, len, i, &tmp.entries[i], errp);
         tmp.count = i + 1;
-        if (ret == 0 && locator_find(tmp.entries, i,
-                                     tmp.entries[i].key) >= 0) {
-            ret = vhdx_error(errp, EINVAL, "VHDX parent locator entry %"
-                             PRIu32 ": duplicate key \"%s\"", i,
-                             tmp.entries[i].key);
-        }
         if (ret < 0) {
             vhdx_locator_clear(&tmp);
             return ret;
         }
+    }
+    dup = locator_find_duplicate(tmp.entries, tmp.count);
+    if (dup >= 0) {
+        ret = vhdx_error(errp, EINVAL, "VHDX parent locator entry %ld: "
+                         "duplicate key \"%s\"", dup, tmp.entries[dup].key);
+        vhdx_locator_clear(&tmp);
+        return ret;
     }
     *loc = tmp;
     return 0;
@@ -241,17 +299,20 @@ static void encoded_strings_free(EncodedString *es, size_t n)
 static int locator_strings_encode(const VhdxLocator *loc, EncodedString *es,
                                   uint64_t *total, GError **errp)
 {
+    long dup = locator_find_duplicate(loc->entries, loc->count);
     int ret;
 
+    *total = 0;
+    if (dup >= 0) {
+        return vhdx_error(errp, EINVAL, "VHDX parent locator entry %ld: "
+                          "duplicate key \"%s\"", dup,
+                          loc->entries[dup].key);
+    }
     *total = VHDX_LOCATOR_HEADER_SIZE +
              (uint64_t)loc->count * VHDX_LOCATOR_ENTRY_SIZE;
     for (size_t i = 0; i < loc->count; i++) {
         const VhdxLocatorEntry *e = &loc->entries[i];
 
-        if (locator_find(loc->entries, i, e->key) >= 0) {
-            return vhdx_error(errp, EINVAL, "VHDX parent locator entry %zu: "
-                              "duplicate key \"%s\"", i, e->key);
-        }
         ret = locator_string_encode(e->key, i, &loc_key, &es[2 * i], errp);
         if (ret == 0) {
             ret = locator_string_encode(e->value, i, &loc_value,

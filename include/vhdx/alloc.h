@@ -25,6 +25,7 @@
 typedef struct VhdxAllocator {
     uint64_t end;               /* 1 MiB aligned end of the used space */
     GArray *free;               /* VhdxRange, reusable now, sorted */
+    uint64_t largest_free;      /* no range in @free is longer */
     GArray *pending;            /* VhdxRange, freed since the last commit */
     GArray *committed;          /* VhdxRange, durably freed */
     GArray *sealed;             /* VhdxRange, waiting for old I/O */

@@ -223,8 +223,9 @@ static void test_corruptions(void)
         { "value offset out", HDR + 4, 4, HDR + ENT + 4,
           "ValueOffset 0x24 plus ValueLength" },
         { "key length zero", HDR + 8, 2, 0, "KeyLength is zero" },
-        { "key length odd", HDR + 8, 2, 3, "KeyLength 3 is odd" },
-        { "key length long", HDR + 8, 2, 6, "KeyLength 6 extends" },
+        { "key length odd", HDR + 8, 2, 1, "KeyLength 1 is odd" },
+        { "key length long", HDR + 8, 2, 6,
+          "keys and values claim 8 bytes but the item has 4" },
         { "value length zero", HDR + 10, 2, 0, "ValueLength is zero" },
         { "value length odd", HDR + 10, 2, 1, "ValueLength 1 is odd" },
         { "key NUL", HDR + ENT, 2, 0, "key contains a NUL" },
@@ -308,6 +309,63 @@ static void test_duplicate_keys(void)
     g_clear_error(&err);
 }
 
+/*
+ * Hostile items: entries whose strings share bytes are refused before
+ * anything is decoded, and a locator with tens of thousands of distinct
+ * keys decodes with its duplicate found (the check is linear).
+ */
+static void test_shared_strings(void)
+{
+    const uint32_t count = 10000;
+    const uint32_t units = 16;
+    size_t strings = HDR + (size_t)count * ENT;
+    size_t len = strings + (size_t)count * 2 * units * 2;
+    g_autofree uint8_t *buf = g_malloc0(len);
+    VhdxLocator loc;
+    GError *err = NULL;
+    int ret;
+
+    memcpy(buf, vhdx_guid_vhdx_locator_type.bytes, 16);
+    vhdx_st16(buf + 18, count);
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t *e = buf + HDR + (size_t)i * ENT;
+        size_t key = strings + (size_t)i * 4 * units;
+        g_autofree char *text = g_strdup_printf("%0*u", units, i);
+
+        for (uint32_t u = 0; u < units; u++) {
+            vhdx_st16(buf + key + 2 * u, text[u]);
+            vhdx_st16(buf + key + 2 * units + 2 * u, 'v');
+        }
+        vhdx_st32(e, key);
+        vhdx_st32(e + 4, key + 2 * units);
+        vhdx_st16(e + 8, 2 * units);
+        vhdx_st16(e + 10, 2 * units);
+    }
+    g_assert_cmpint(vhdx_locator_decode(buf, len, &loc, &err), ==, 0);
+    g_assert_no_error(err);
+    g_assert_cmpuint(loc.count, ==, count);
+    vhdx_locator_clear(&loc);
+
+    /* The last key made equal to the first one */
+    vhdx_st32(buf + HDR + (size_t)(count - 1) * ENT, strings);
+    ret = vhdx_locator_decode(buf, len, &loc, &err);
+    assert_vhdx_error(err, ret, EINVAL, "entry 9999: duplicate key");
+    g_clear_error(&err);
+
+    /* Every value pointing at one string longer than its share */
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t *e = buf + HDR + (size_t)i * ENT;
+
+        vhdx_st32(e + 4, strings);
+        vhdx_st16(e + 10, 0xfffe);
+    }
+    ret = vhdx_locator_decode(buf, len, &loc, &err);
+    assert_vhdx_error(err, ret, EINVAL, "keys and values claim");
+    g_assert_nonnull(strstr(err->message, "bytes but the item has"));
+    g_clear_error(&err);
+    g_assert_cmpuint(loc.count, ==, 0);
+}
+
 static void test_encode_rejects(void)
 {
     VhdxLocator in = { 0 };
@@ -361,6 +419,7 @@ int main(int argc, char **argv)
     g_test_add_func("/locator/corruptions", test_corruptions);
     g_test_add_func("/locator/short-item", test_short_item);
     g_test_add_func("/locator/duplicate-keys", test_duplicate_keys);
+    g_test_add_func("/locator/shared-strings", test_shared_strings);
     g_test_add_func("/locator/encode-rejects", test_encode_rejects);
     return g_test_run();
 }
