@@ -59,6 +59,22 @@ static int vhdx_child_pwrite_zeroes(VhdxIO *io, uint64_t offset,
     return bdrv_pwrite_zeroes(io->opaque, offset, len, 0);
 }
 
+static int vhdx_child_block_status(VhdxIO *io, uint64_t offset, uint64_t len,
+                                   uint64_t *pnum)
+{
+    BdrvChild *child = io->opaque;
+    int64_t bytes = 0;
+    int ret;
+
+    ret = bdrv_block_status(child->bs, offset, MIN(len, INT64_MAX), &bytes,
+                            NULL, NULL);
+    if (ret < 0) {
+        return ret;
+    }
+    *pnum = bytes;
+    return (ret & BDRV_BLOCK_ZERO) ? 1 : 0;
+}
+
 void vhdx_child_io_init(BdrvChild *child, VhdxIO *io)
 {
     *io = (VhdxIO) {
@@ -68,6 +84,7 @@ void vhdx_child_io_init(BdrvChild *child, VhdxIO *io)
         .length = vhdx_child_length,
         .truncate = vhdx_child_truncate,
         .pwrite_zeroes = vhdx_child_pwrite_zeroes,
+        .block_status = vhdx_child_block_status,
         .opaque = child,
     };
 }

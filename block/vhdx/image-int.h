@@ -40,6 +40,7 @@ struct VhdxImage {
     bool data_guid_updated;     /* DataWriteGuid changed in this session */
     bool log_replayed;          /* open replayed a dirty log */
     bool log_pending;           /* replayed in memory only (read-only) */
+    uint64_t length_before_replay;  /* file length a replay grew, or 0 */
     uint64_t overlaps;          /* blocks sharing space (VHDX_OPEN_CHECK) */
 };
 

@@ -69,15 +69,13 @@ static int image_validate_log_placement(const VhdxHeader *h, uint64_t length,
 static int image_replay_log_in_memory(VhdxImage *img, GError **errp)
 {
     VhdxHeader *h = &img->header.current;
-    bool replayed;
     GError *err = NULL;
     int ret;
 
     img->shadow = vhdx_shadow_new(img->io);
     img->io = img->shadow;
-    img->log_pending = true;
     ret = vhdx_log_replay(img->io, h->log_offset, h->log_length,
-                          &h->log_guid, &replayed, &err);
+                          &h->log_guid, &img->log_pending, &err);
     if (ret == -EFBIG) {
         g_error_free(err);
         return vhdx_error(errp, EFBIG, "VHDX log holds more changes than a "
@@ -87,27 +85,31 @@ static int image_replay_log_in_memory(VhdxImage *img, GError **errp)
     }
     if (ret < 0) {
         g_propagate_error(errp, err);
+        return ret;
     }
-    return ret;
+    if (!img->log_pending) {
+        /* Nothing to replay: read the file itself */
+        img->io = img->file;
+        vhdx_shadow_free(img->shadow);
+        img->shadow = NULL;
+    }
+    return 0;
 }
 
 /*
  * A dirty log is replayed before anything else is read: it may hold
- * newer copies of the region table, metadata or BAT.
+ * newer copies of the region table, metadata or BAT.  A writable open
+ * then clears LogGuid, also when the log held no complete sequence (a
+ * writer died before its first entry was durable), so that later opens
+ * need not scan the log again.
  */
-static int image_replay_log(VhdxImage *img, GError **errp)
+static int image_replay_log(VhdxImage *img, int64_t length, GError **errp)
 {
     VhdxHeader h = img->header.current;
-    bool needed = false;
     int ret;
 
     if (vhdx_guid_is_zero(&h.log_guid)) {
         return 0;
-    }
-    ret = vhdx_log_needs_replay(img->io, h.log_offset, h.log_length,
-                                &h.log_guid, &needed, errp);
-    if (ret < 0 || !needed) {
-        return ret;
     }
     if (!img->writable) {
         return image_replay_log_in_memory(img, errp);
@@ -117,10 +119,35 @@ static int image_replay_log(VhdxImage *img, GError **errp)
     if (ret < 0) {
         return ret;
     }
+    if (img->log_replayed) {
+        img->length_before_replay = length;
+    }
     /* The log is applied: a new header with no LogGuid says so */
     vhdx_guid_generate(&h.file_write_guid);
     memset(&h.log_guid, 0, sizeof(h.log_guid));
     return vhdx_header_update(img->io, &img->header, &h, errp);
+}
+
+/*
+ * Home sectors a replay wrote past the end of the file and beyond every
+ * structure the replayed metadata references are of no use: cut them
+ * off, so that a replay never leaves the file larger than it needs.
+ */
+static int image_trim_replay_growth(VhdxImage *img, int64_t length,
+                                    uint64_t used_end, GError **errp)
+{
+    uint64_t keep = MAX(img->length_before_replay, used_end);
+    int ret;
+
+    if (!img->length_before_replay || (uint64_t)length <= keep) {
+        return 0;
+    }
+    ret = vhdx_io_truncate(img->io, keep);
+    if (ret < 0) {
+        return vhdx_io_error(errp, -ret, "VHDX log: cannot cut the file "
+                             "back to 0x%" PRIx64 " after replay", keep);
+    }
+    return 0;
 }
 
 /*
@@ -231,7 +258,7 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
     if (ret < 0) {
         return ret;
     }
-    ret = image_replay_log(img, errp);
+    ret = image_replay_log(img, length, errp);
     if (ret < 0) {
         return ret;
     }
@@ -265,7 +292,7 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
         return ret;
     }
     img->overlaps = scan.overlaps;
-    return 0;
+    return image_trim_replay_growth(img, length, scan.used_end, errp);
 }
 
 int vhdx_image_open(VhdxIO *io, unsigned flags, VhdxImage **out,

@@ -29,3 +29,26 @@ int vhdx_io_pwrite_zeroes(VhdxIO *io, uint64_t offset, uint64_t len)
     }
     return 0;
 }
+
+int vhdx_io_zero_run(VhdxIO *io, uint64_t offset, uint64_t len,
+                     uint64_t *zero)
+{
+    *zero = 0;
+    if (!io->block_status) {
+        return 0;
+    }
+    /* The storage may describe one hole in several pieces */
+    while (*zero < len) {
+        uint64_t pnum = 0;
+        int ret = io->block_status(io, offset + *zero, len - *zero, &pnum);
+
+        if (ret < 0) {
+            return ret;
+        }
+        if (ret == 0 || pnum == 0) {
+            break;
+        }
+        *zero += MIN(pnum, len - *zero);
+    }
+    return 0;
+}

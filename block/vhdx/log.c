@@ -88,13 +88,14 @@
 /* The header takes the room of this many descriptors in the first sector */
 #define HDR_DESC_SLOTS      (VHDX_LOG_HEADER_SIZE / VHDX_LOG_DESC_SIZE)
 
+
 /*
- * No VHDX file grows beyond the largest virtual disk plus its metadata
- * (BAT, sector bitmaps, log, metadata region: well under 1 TiB).  File
- * offsets and sizes in an entry beyond this are hostile, and replay would
- * otherwise extend the file to them.
+ * The log is read ahead this much at a time: a scan looks at every
+ * sector of the ring, and one read per sector would make a large log
+ * cost seconds.  LogLength is a multiple of 1 MiB, so no window straddles
+ * the end of the ring.
  */
-#define LOG_FILE_SIZE_MAX   (VHDX_VIRTUAL_SIZE_MAX + VHDX_TiB)
+#define LOG_WINDOW          VHDX_MiB
 
 /* The log region being read, with a sector of scratch space */
 typedef struct LogRegion {
@@ -103,6 +104,9 @@ typedef struct LogRegion {
     uint32_t length;
     const VhdxGuid *guid;
     uint8_t *buf;
+    uint8_t *window;                /* LOG_WINDOW bytes of the ring... */
+    uint32_t window_pos;            /* ...from this log offset... */
+    bool window_valid;              /* ...once something was read */
 } LogRegion;
 
 typedef struct LogEntryHeader {
@@ -170,15 +174,24 @@ static bool log_ranges_overlap(uint64_t a, uint64_t a_len,
 
 /* ---- Reading and validating entries ---- */
 
-static int log_read_sector(const LogRegion *r, uint32_t pos, uint8_t *buf,
+static int log_read_sector(LogRegion *r, uint32_t pos, uint8_t *buf,
                            GError **errp)
 {
-    int ret = vhdx_io_pread(r->io, r->offset + pos, buf, LOG_SECTOR);
+    if (!r->window_valid || pos < r->window_pos ||
+        pos - r->window_pos >= LOG_WINDOW) {
+        uint32_t start = log_align_down(pos, LOG_WINDOW);
+        int ret = vhdx_io_pread(r->io, r->offset + start, r->window,
+                                LOG_WINDOW);
 
-    if (ret < 0) {
-        return vhdx_io_error(errp, -ret, "VHDX log: cannot read the log sector "
-                             "at 0x%" PRIx32, pos);
+        if (ret < 0) {
+            r->window_valid = false;
+            return vhdx_io_error(errp, -ret, "VHDX log: cannot read the log "
+                                 "at 0x%" PRIx32, start);
+        }
+        r->window_pos = start;
+        r->window_valid = true;
     }
+    memcpy(buf, r->window + (pos - r->window_pos), LOG_SECTOR);
     return 0;
 }
 
@@ -231,11 +244,11 @@ static bool log_header_parse(const LogRegion *r, const uint8_t *sector,
         *why = "DescriptorCount does not fit in EntryLength";
         return false;
     }
-    if (h->flushed_file_offset > LOG_FILE_SIZE_MAX) {
+    if (h->flushed_file_offset > VHDX_FILE_SIZE_MAX) {
         *why = "FlushedFileOffset is beyond any possible file size";
         return false;
     }
-    if (h->last_file_offset > LOG_FILE_SIZE_MAX) {
+    if (h->last_file_offset > VHDX_FILE_SIZE_MAX) {
         *why = "LastFileOffset is beyond any possible file size";
         return false;
     }
@@ -282,8 +295,8 @@ static bool log_desc_parse(const LogRegion *r, const LogEntryHeader *h,
         *why = "zero descriptor ZeroLength is not a multiple of 4 KiB";
         return false;
     }
-    if (d->file_offset > LOG_FILE_SIZE_MAX ||
-        d->length > LOG_FILE_SIZE_MAX - d->file_offset) {
+    if (d->file_offset > VHDX_FILE_SIZE_MAX ||
+        d->length > VHDX_FILE_SIZE_MAX - d->file_offset) {
         *why = "descriptor FileOffset plus length is beyond any possible "
                "file size";
         return false;
@@ -419,6 +432,31 @@ static int log_entry_validate(LogRegion *r, uint32_t pos, LogEntryHeader *h,
 /* ---- Finding the active sequence ---- */
 
 /*
+ * How many bytes of whole zero sectors start at log offset @start (up to
+ * the end of the ring).  When none do, *@data_end becomes the log offset
+ * up to which the storage said data may lie, so it is not asked again
+ * for every sector there.  Returns the byte count or a negative errno.
+ */
+static int64_t log_zero_run(LogRegion *r, uint32_t start, uint64_t *data_end,
+                            GError **errp)
+{
+    uint64_t zero;
+    int ret = vhdx_io_zero_run(r->io, r->offset + start, r->length - start,
+                               &zero);
+
+    if (ret < 0) {
+        return vhdx_io_error(errp, -ret, "VHDX log: cannot look for holes "
+                             "at 0x%" PRIx32, start);
+    }
+    zero = log_align_down(zero, LOG_SECTOR);
+    if (zero == 0) {
+        /* Ask again only a window later, where reading costs a read */
+        *data_end = log_align_down(start, LOG_WINDOW) + LOG_WINDOW;
+    }
+    return zero;
+}
+
+/*
  * Looks at the run of entries starting at log offset @start and records
  * it in @best if it is a complete sequence newer than @best.  Returns the
  * run's length in bytes (0 if @start holds no valid entry) or a negative
@@ -493,13 +531,23 @@ static int64_t log_scan_run(LogRegion *r, uint32_t start, GArray *starts,
 static int log_find_active(LogRegion *r, LogSequence *active, GError **errp)
 {
     g_autoptr(GArray) starts = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-    uint64_t scanned = 0;
+    uint64_t scanned = 0, data_end = 0;
     uint32_t start = 0;
 
     *active = (LogSequence) { .found = false };
     while (scanned < r->length) {
-        int64_t run = log_scan_run(r, start, starts, active, errp);
+        int64_t run = 0;
 
+        /*
+         * A zero sector starts no entry: skip holes unread, so an empty
+         * log costs nothing however large it claims to be.
+         */
+        if (scanned >= data_end) {
+            run = log_zero_run(r, start, &data_end, errp);
+        }
+        if (run == 0) {
+            run = log_scan_run(r, start, starts, active, errp);
+        }
         if (run < 0) {
             return run;
         }
@@ -546,54 +594,19 @@ static int log_region_validate(VhdxIO *io, uint64_t offset, uint32_t length,
     return 0;
 }
 
-/*
- * Common start of needs_replay and replay.  A zero LogGuid means an empty
- * log (MS-VHDX 2.2.2), so nothing is read then.
- *
- * MS-VHDX 2.3.3 calls a file with a non-zero LogGuid but no complete
- * sequence corrupt.  That state is benign, though: it is what a writer
- * leaves when it crashes after setting LogGuid in the header but before
- * its first entry is durable, and no home sector has been touched yet.
- * Like QEMU's stock driver, this code treats it as nothing to replay.
- */
-static int log_scan(VhdxIO *io, uint64_t offset, uint32_t length,
-                    const VhdxGuid *log_guid, LogSequence *active,
-                    GError **errp)
+static void log_region_init(LogRegion *r, VhdxIO *io, uint64_t offset,
+                            uint32_t length, const VhdxGuid *guid)
 {
-    g_autofree uint8_t *buf = NULL;
-    LogRegion r;
-    int ret;
-
-    *active = (LogSequence) { .found = false };
-    if (vhdx_guid_is_zero(log_guid)) {
-        return 0;
-    }
-    ret = log_region_validate(io, offset, length, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    buf = g_malloc(LOG_SECTOR);
-    r = (LogRegion) {
-        .io = io, .offset = offset, .length = length, .guid = log_guid,
-        .buf = buf,
+    *r = (LogRegion) {
+        .io = io, .offset = offset, .length = length, .guid = guid,
+        .buf = g_malloc(LOG_SECTOR), .window = g_malloc(LOG_WINDOW),
     };
-    return log_find_active(&r, active, errp);
 }
 
-int vhdx_log_needs_replay(VhdxIO *io, uint64_t offset, uint32_t length,
-                          const VhdxGuid *log_guid, bool *needed,
-                          GError **errp)
+static void log_region_clear(LogRegion *r)
 {
-    LogSequence active;
-    int ret;
-
-    *needed = false;
-    ret = log_scan(io, offset, length, log_guid, &active, errp);
-    if (ret < 0) {
-        return ret;
-    }
-    *needed = active.found;
-    return 0;
+    g_free(r->buf);
+    g_free(r->window);
 }
 
 /* ---- Replay ---- */
@@ -607,9 +620,15 @@ static void log_data_sector_to_home(const LogDescriptor *d,
     vhdx_st32(home + DATA_SEQUENCE_LOW, d->trailing_bytes);
 }
 
+/* What to do with each descriptor of an entry, with its data sector */
+typedef int LogDescVisitor(LogRegion *r, uint32_t pos, const LogDescriptor *d,
+                           const uint8_t *data_sector, void *opaque,
+                           GError **errp);
+
 /* Writes descriptor @d of the entry at @pos to its home location */
 static int log_desc_apply(LogRegion *r, uint32_t pos, const LogDescriptor *d,
-                          const uint8_t *data_sector, GError **errp)
+                          const uint8_t *data_sector, void *opaque,
+                          GError **errp)
 {
     uint8_t home[VHDX_LOG_SECTOR_SIZE];
     int ret;
@@ -628,14 +647,28 @@ static int log_desc_apply(LogRegion *r, uint32_t pos, const LogDescriptor *d,
     return 0;
 }
 
+/* Raises *@opaque (a uint64_t) to the end of @d's home range */
+static int log_desc_measure(LogRegion *r, uint32_t pos,
+                            const LogDescriptor *d,
+                            const uint8_t *data_sector, void *opaque,
+                            GError **errp)
+{
+    uint64_t *home_end = opaque;
+
+    *home_end = MAX(*home_end, d->file_offset + d->length);
+    return 0;
+}
+
 /*
- * Applies the entry at @pos, which the scan found valid with sequence
- * number @sequence.  The header and every descriptor and data sector are
- * checked again as they are read, since the whole entry is never held in
- * memory.  Returns the entry length or a negative errno.
+ * Calls @visit for each descriptor of the entry at @pos, which the scan
+ * found valid with sequence number @sequence.  The header and every
+ * descriptor and data sector are checked again as they are read, since
+ * the whole entry is never held in memory.  Returns the entry length or
+ * a negative errno.
  */
-static int64_t log_entry_apply(LogRegion *r, uint32_t pos, uint64_t sequence,
-                               GError **errp)
+static int64_t log_entry_walk(LogRegion *r, uint32_t pos, uint64_t sequence,
+                              LogDescVisitor *visit, void *opaque,
+                              GError **errp)
 {
     g_autofree uint8_t *data = g_malloc(LOG_SECTOR);
     LogEntryHeader h;
@@ -691,7 +724,7 @@ static int64_t log_entry_apply(LogRegion *r, uint32_t pos, uint64_t sequence,
                     goto invalid;
                 }
             }
-            ret = log_desc_apply(r, pos, &d, data, errp);
+            ret = visit(r, pos, &d, data, opaque, errp);
             if (ret < 0) {
                 return ret;
             }
@@ -704,17 +737,43 @@ invalid:
                       pos, why);
 }
 
+/* Calls @visit for every descriptor of the active sequence, in order */
+static int log_sequence_walk(LogRegion *r, const LogSequence *active,
+                             LogDescVisitor *visit, void *opaque,
+                             GError **errp)
+{
+    uint32_t pos = active->tail;
+
+    for (uint32_t i = 0; i < active->count; i++) {
+        uint64_t sequence = active->head.sequence - (active->count - 1) + i;
+        int64_t entry_length = log_entry_walk(r, pos, sequence, visit, opaque,
+                                              errp);
+
+        if (entry_length < 0) {
+            return entry_length;
+        }
+        pos = log_pos_add(r, pos, entry_length);
+    }
+    return 0;
+}
+
 /*
  * Before replaying: refuse a file shorter than the head's FlushedFileOffset
  * (it was truncated after the entry was written; MS-VHDX 2.3.3 forbids
- * opening it), then grow the file to LastFileOffset so every structure
- * the entries touch lies inside it.
+ * opening it), then grow the file to cover the home sectors the entries
+ * write, so that written zeros land inside it too.
+ *
+ * LastFileOffset is not a size to grow to.  It only promises that every
+ * structure the writer had allocated lay below it; whatever of that space
+ * the replayed metadata references is checked against the real file when
+ * the image is opened, and growing to a hostile 15 TiB claim would leave
+ * a file its structures never use.
  */
 static int log_replay_resize(LogRegion *r, const LogSequence *active,
                              GError **errp)
 {
     int64_t file_length = vhdx_io_length(r->io);
-    uint64_t target;
+    uint64_t home_end = 0, target;
     int ret;
 
     if (file_length < 0) {
@@ -729,62 +788,91 @@ static int log_replay_resize(LogRegion *r, const LogSequence *active,
                           active->head.flushed_file_offset,
                           (uint64_t)file_length);
     }
-    /* LastFileOffset must be 1 MiB aligned; tolerate writers that forgot */
-    target = log_align_up(active->head.last_file_offset, VHDX_MiB);
+    ret = log_sequence_walk(r, active, log_desc_measure, &home_end, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    target = log_align_up(home_end, VHDX_MiB);
     if (target > (uint64_t)file_length) {
         ret = vhdx_io_truncate(r->io, target);
         if (ret < 0) {
             return vhdx_io_error(errp, -ret, "VHDX log entry at 0x%" PRIx32
-                                 ": cannot extend the file to LastFileOffset "
-                                 "0x%" PRIx64, active->head_pos, target);
+                                 ": cannot extend the file to 0x%" PRIx64
+                                 " for its home sectors", active->head_pos,
+                                 target);
         }
     }
     return 0;
 }
 
+/*
+ * Common start of needs_replay and replay, which leaves @r to clear.  A
+ * zero LogGuid means an empty log (MS-VHDX 2.2.2), so nothing is read
+ * then.
+ *
+ * MS-VHDX 2.3.3 calls a file with a non-zero LogGuid but no complete
+ * sequence corrupt.  That state is benign, though: it is what a writer
+ * leaves when it crashes after setting LogGuid in the header but before
+ * its first entry is durable, and no home sector has been touched yet.
+ * Like QEMU's stock driver, this code treats it as nothing to replay.
+ */
+static int log_scan(LogRegion *r, VhdxIO *io, uint64_t offset,
+                    uint32_t length, const VhdxGuid *log_guid,
+                    LogSequence *active, GError **errp)
+{
+    int ret;
+
+    *active = (LogSequence) { .found = false };
+    if (vhdx_guid_is_zero(log_guid)) {
+        return 0;
+    }
+    ret = log_region_validate(io, offset, length, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    log_region_init(r, io, offset, length, log_guid);
+    return log_find_active(r, active, errp);
+}
+
+int vhdx_log_needs_replay(VhdxIO *io, uint64_t offset, uint32_t length,
+                          const VhdxGuid *log_guid, bool *needed,
+                          GError **errp)
+{
+    LogRegion r = { 0 };
+    LogSequence active;
+    int ret;
+
+    ret = log_scan(&r, io, offset, length, log_guid, &active, errp);
+    log_region_clear(&r);
+    *needed = ret == 0 && active.found;
+    return ret;
+}
+
 int vhdx_log_replay(VhdxIO *io, uint64_t offset, uint32_t length,
                     const VhdxGuid *log_guid, bool *replayed, GError **errp)
 {
-    g_autofree uint8_t *buf = NULL;
+    LogRegion r = { 0 };
     LogSequence active;
-    LogRegion r;
-    uint32_t pos;
     int ret;
 
     *replayed = false;
-    ret = log_scan(io, offset, length, log_guid, &active, errp);
-    if (ret < 0 || !active.found) {
-        return ret;
-    }
-
-    buf = g_malloc(LOG_SECTOR);
-    r = (LogRegion) {
-        .io = io, .offset = offset, .length = length, .guid = log_guid,
-        .buf = buf,
-    };
-    ret = log_replay_resize(&r, &active, errp);
-    if (ret < 0) {
-        return ret;
-    }
-
-    pos = active.tail;
-    for (uint32_t i = 0; i < active.count; i++) {
-        uint64_t sequence = active.head.sequence - (active.count - 1) + i;
-        int64_t entry_length = log_entry_apply(&r, pos, sequence, errp);
-
-        if (entry_length < 0) {
-            return entry_length;
+    ret = log_scan(&r, io, offset, length, log_guid, &active, errp);
+    if (ret == 0 && active.found) {
+        ret = log_replay_resize(&r, &active, errp);
+        if (ret == 0) {
+            ret = log_sequence_walk(&r, &active, log_desc_apply, NULL, errp);
         }
-        pos = log_pos_add(&r, pos, entry_length);
+        if (ret == 0) {
+            ret = vhdx_io_flush(io);
+            if (ret < 0) {
+                vhdx_io_error(errp, -ret, "VHDX log: cannot flush the "
+                              "replayed log");
+            }
+        }
+        *replayed = ret == 0;
     }
-
-    ret = vhdx_io_flush(io);
-    if (ret < 0) {
-        return vhdx_io_error(errp, -ret, "VHDX log: cannot flush the replayed "
-                             "log");
-    }
-    *replayed = true;
-    return 0;
+    log_region_clear(&r);
+    return ret;
 }
 
 /* ---- Writing ---- */
@@ -1047,7 +1135,7 @@ static int log_validate_sectors(const VhdxLog *log,
             why = "is not 4 KiB aligned";
         } else if (off < LOG_UNLOGGED_END) {
             why = "is inside the file identifier or headers";
-        } else if (off > LOG_FILE_SIZE_MAX - LOG_SECTOR) {
+        } else if (off > VHDX_FILE_SIZE_MAX - LOG_SECTOR) {
             why = "is beyond any possible file size";
         } else if (log_ranges_overlap(off, LOG_SECTOR, log->offset,
                                       log->length)) {

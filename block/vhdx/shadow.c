@@ -203,6 +203,26 @@ static int shadow_pwrite_zeroes(VhdxIO *io, uint64_t offset, uint64_t len)
     return 0;
 }
 
+/*
+ * Only the file can tell holes apart; once the view holds changes of its
+ * own, everything may hold data (a safe answer, and replay is done by
+ * then: only the log scan asks).
+ */
+static int shadow_block_status(VhdxIO *io, uint64_t offset, uint64_t len,
+                               uint64_t *pnum)
+{
+    Shadow *sh = io->opaque;
+
+    if (sh->pass_through || (g_hash_table_size(sh->pages) == 0 &&
+                             sh->zeros->len == 0 && sh->length < 0)) {
+        if (sh->file->block_status) {
+            return sh->file->block_status(sh->file, offset, len, pnum);
+        }
+    }
+    *pnum = len;
+    return 0;
+}
+
 static int shadow_flush(VhdxIO *io)
 {
     Shadow *sh = io->opaque;
@@ -258,6 +278,7 @@ VhdxIO *vhdx_shadow_new(VhdxIO *file)
         .length = shadow_length,
         .truncate = shadow_truncate,
         .pwrite_zeroes = shadow_pwrite_zeroes,
+        .block_status = shadow_block_status,
         .opaque = sh,
     };
     sh->file = file;

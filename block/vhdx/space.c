@@ -152,12 +152,25 @@ int vhdx_space_scan(VhdxIO *io, const VhdxHeader *h, const VhdxRegions *r,
                     GError **errp)
 {
     SpaceMap m = { 0 };
-    uint64_t covered = MAX(file_length, MAX(h->log_offset + h->log_length,
-                           MAX(r->bat_offset + r->bat_length,
-                               r->metadata_offset + r->metadata_length)));
+    uint64_t covered;
     int ret;
 
+    /*
+     * The map costs one bit per MiB of the file; a sparse file may claim
+     * exabytes, of which no VHDX uses more than VHDX_FILE_SIZE_MAX.
+     * Blocks beyond it count as beyond the end of the file.
+     */
+    file_length = MIN(file_length, VHDX_FILE_SIZE_MAX);
+    covered = MAX(file_length, MAX(h->log_offset + h->log_length,
+                  MAX(r->bat_offset + r->bat_length,
+                      r->metadata_offset + r->metadata_length)));
     *out = (VhdxSpaceScan) { 0 };
+    if (covered > VHDX_FILE_SIZE_MAX) {
+        return vhdx_error(errp, EINVAL, "VHDX file: the log, BAT or metadata "
+                          "region ends at 0x%" PRIx64 ", beyond the largest "
+                          "file a VHDX image needs (0x%" PRIx64 ")", covered,
+                          (uint64_t)VHDX_FILE_SIZE_MAX);
+    }
     m.units = VHDX_DIV_ROUND_UP(covered, VHDX_ALIGNMENT);
     m.bits = g_malloc0(VHDX_DIV_ROUND_UP(m.units, 8));
     ret = space_mark_fixed_structures(&m, h, r, errp);

@@ -54,6 +54,14 @@
 #define VHDX_BLOCK_SIZE_MAX       (256 * VHDX_MiB)
 #define VHDX_VIRTUAL_SIZE_MAX     (64 * VHDX_TiB)
 
+/*
+ * No VHDX file needs more than the largest virtual disk plus its metadata
+ * (BAT, sector bitmaps, log, metadata region: well under 1 TiB).  Offsets
+ * beyond this are hostile: the log refuses them, and the free-space map
+ * covers no more of a (sparse) file than this.
+ */
+#define VHDX_FILE_SIZE_MAX        (VHDX_VIRTUAL_SIZE_MAX + VHDX_TiB)
+
 /* A sector bitmap block is 1 MiB and describes 2^23 sectors (one chunk) */
 #define VHDX_BITMAP_BLOCK_SIZE    VHDX_MiB
 #define VHDX_SECTORS_PER_BITMAP   (UINT64_C(1) << 23)

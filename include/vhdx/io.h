@@ -32,6 +32,13 @@ struct VhdxIO {
     int (*truncate)(VhdxIO *io, uint64_t length);
     /* Optional: writes zeros cheaply; vhdx_io_pwrite_zeroes falls back */
     int (*pwrite_zeroes)(VhdxIO *io, uint64_t offset, uint64_t len);
+    /*
+     * Optional: sets *@pnum to the length of the run from @offset (at most
+     * @len, at least 1 byte) that surely reads as zeros (returns 1) or
+     * may hold data (returns 0).  Lets scans skip holes unread.
+     */
+    int (*block_status)(VhdxIO *io, uint64_t offset, uint64_t len,
+                        uint64_t *pnum);
     void *opaque;
 };
 
@@ -64,5 +71,12 @@ static inline int vhdx_io_truncate(VhdxIO *io, uint64_t length)
 
 /* Writes @len zero bytes at @offset */
 int vhdx_io_pwrite_zeroes(VhdxIO *io, uint64_t offset, uint64_t len);
+
+/*
+ * Sets *@zero to how many bytes from @offset (at most @len) surely read
+ * as zeros: 0 when the storage cannot tell.
+ */
+int vhdx_io_zero_run(VhdxIO *io, uint64_t offset, uint64_t len,
+                     uint64_t *zero);
 
 #endif /* VHDX_IO_H */

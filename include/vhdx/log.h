@@ -41,9 +41,12 @@ int vhdx_log_needs_replay(VhdxIO *io, uint64_t offset, uint32_t length,
                           GError **errp);
 
 /*
- * Replays the active sequence, if any: writes every descriptor's data to
- * its home location (extending the file to the entry's LastFileOffset
- * first), then flushes.  The caller then clears the header's LogGuid.
+ * Looks for the active sequence as vhdx_log_needs_replay() does and
+ * replays it, if there is one: writes every
+ * descriptor's data to its home location (extending the file only as far
+ * as those home sectors reach), then flushes.  Sets *@replayed to whether
+ * anything was replayed; the caller then clears the header's LogGuid.
+ * Holes in the log cost nothing to scan when @io reports them.
  */
 int vhdx_log_replay(VhdxIO *io, uint64_t offset, uint32_t length,
                     const VhdxGuid *log_guid, bool *replayed, GError **errp);

@@ -717,6 +717,90 @@ static void test_mutations_never_crash(void)
     g_rand_free(rand);
 }
 
+/* Gives the image's header @guid as LogGuid, as a writer starting does */
+static void set_log_guid(MemIO *m, const VhdxGuid *guid)
+{
+    VhdxImage *img = opened(m, 0);
+    VhdxHeader h = img->header.current;
+
+    h.log_guid = *guid;
+    g_assert_cmpint(vhdx_header_update(memio_io(m), &img->header, &h, NULL),
+                    ==, 0);
+    vhdx_image_free(img);
+}
+
+/*
+ * A LogGuid with no entry behind it (a writer died before its first entry
+ * was durable) costs every open a scan: a writable open clears it, a
+ * read-only one writes nothing.
+ */
+static void test_stale_log_guid_cleared(void)
+{
+    VhdxCreateParams p = dynamic_params(64 * MiB, 4 * MiB);
+    g_autoptr(MemIO) m = created(&p);
+    VhdxGuid guid;
+    VhdxImage *img;
+
+    vhdx_guid_generate(&guid);
+    set_log_guid(m, &guid);
+
+    m->writes = 0;
+    img = opened(m, 0);
+    g_assert_true(vhdx_guid_equal(&img->header.current.log_guid, &guid));
+    g_assert_cmpint(vhdx_image_log_state(img), ==, VHDX_LOG_CLEAN);
+    vhdx_image_free(img);
+    g_assert_cmpuint(m->writes, ==, 0);
+
+    img = opened(m, VHDX_OPEN_WRITE);
+    g_assert_true(vhdx_guid_is_zero(&img->header.current.log_guid));
+    vhdx_image_free(img);
+    img = opened(m, 0);
+    g_assert_true(vhdx_guid_is_zero(&img->header.current.log_guid));
+    vhdx_image_free(img);
+}
+
+/*
+ * A log entry whose home sector lies far past the end of the file (inside
+ * a LastFileOffset that covers it): replay writes it, then the writable
+ * open cuts the file back, since no structure references that space.  A
+ * read-only open leaves the file as it was.
+ */
+static void test_replay_leaves_no_growth(void)
+{
+    VhdxCreateParams p = dynamic_params(64 * MiB, 4 * MiB);
+    g_autoptr(MemIO) m = created(&p);
+    size_t size = memio_size(m);
+    uint8_t sector[VHDX_LOG_SECTOR_SIZE];
+    VhdxLogSector s = { .file_offset = 200 * MiB, .data = sector };
+    VhdxImage *img = opened(m, 0);
+    VhdxHeader h = img->header.current;
+    VhdxGuid guid;
+    VhdxLog log;
+
+    vhdx_image_free(img);
+    memset(sector, 0x3c, sizeof(sector));
+    vhdx_guid_generate(&guid);
+    set_log_guid(m, &guid);
+    vhdx_log_init(&log, memio_io(m), h.log_offset, h.log_length, &guid);
+    /* Power fails once the entry is written: nothing reaches home */
+    m->cut_after_writes = m->writes + 1;
+    g_assert_cmpint(vhdx_log_commit(&log, &s, 1, NULL), ==, 0);
+    m->cut_after_writes = 0;
+    g_assert_cmpuint(memio_size(m), ==, size);
+
+    m->writes = 0;
+    img = opened(m, 0);
+    g_assert_cmpint(vhdx_image_log_state(img), ==, VHDX_LOG_PENDING);
+    vhdx_image_free(img);
+    g_assert_cmpuint(m->writes, ==, 0);
+    g_assert_cmpuint(memio_size(m), ==, size);
+
+    img = opened(m, VHDX_OPEN_WRITE);
+    g_assert_cmpint(vhdx_image_log_state(img), ==, VHDX_LOG_REPLAYED);
+    vhdx_image_free(img);
+    g_assert_cmpuint(memio_size(m), ==, size);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -743,6 +827,10 @@ int main(int argc, char **argv)
     g_test_add_func("/image/grow-relocates-bat", test_grow_relocates_bat);
     g_test_add_func("/image/grow-power-cut", test_grow_power_cut);
     g_test_add_func("/image/grow-fixed", test_grow_fixed_allocates);
+    g_test_add_func("/image/stale-log-guid-cleared",
+                    test_stale_log_guid_cleared);
+    g_test_add_func("/image/replay-leaves-no-growth",
+                    test_replay_leaves_no_growth);
     g_test_add_func("/image/mutations-never-crash",
                     test_mutations_never_crash);
     return g_test_run();

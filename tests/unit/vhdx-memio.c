@@ -90,6 +90,37 @@ static int memio_truncate(VhdxIO *io, uint64_t length)
     return 0;
 }
 
+/*
+ * Whole zero pages read as holes, as a sparse file's would; anything else
+ * is data one page at a time
+ */
+static int memio_block_status(VhdxIO *io, uint64_t offset, uint64_t len,
+                              uint64_t *pnum)
+{
+    static const uint8_t zero_page[4096];
+    MemIO *m = io->opaque;
+    uint64_t run = 0;
+
+    m->block_statuses++;
+    while (run < len) {
+        uint64_t at = offset + run;
+        uint64_t n = MIN(len - run, 4096 - at % 4096);
+
+        if (at < m->data->len &&
+            memcmp(m->data->data + at, zero_page,
+                   MIN(n, m->data->len - at))) {
+            break;
+        }
+        run += n;
+    }
+    if (run > 0) {
+        *pnum = run;
+        return 1;
+    }
+    *pnum = MIN(len, 4096 - offset % 4096);
+    return 0;
+}
+
 MemIO *memio_new(size_t size)
 {
     MemIO *m = g_new0(MemIO, 1);
@@ -102,6 +133,7 @@ MemIO *memio_new(size_t size)
         .flush = memio_flush,
         .length = memio_length,
         .truncate = memio_truncate,
+        .block_status = memio_block_status,
         .opaque = m,
     };
     return m;

@@ -19,6 +19,7 @@ typedef struct MemIO {
     unsigned writes;            /* pwrite calls so far */
     unsigned flushes;
     unsigned truncates;
+    unsigned block_statuses;    /* block_status calls so far */
     /*
      * Power cut: once @writes reaches @cut_after_writes (when non-zero),
      * every later pwrite and truncate is dropped silently, as if the
