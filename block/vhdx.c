@@ -666,17 +666,31 @@ vhdx_trim_leaks(BlockDriverState *bs, VhdxCheckReport *report,
     report->leaked_bytes = 0;
 }
 
+/* One line per fault, as qcow2's check prints them */
+static void vhdx_print_fault(void *opaque, const VhdxFault *fault,
+                             bool repaired)
+{
+    if (repaired) {
+        fprintf(stderr, "Repairing %s: %s\n", fault->what, fault->repair);
+    } else {
+        fprintf(stderr, "ERROR %s (a repair: %s)\n", fault->what,
+                fault->repair);
+    }
+}
+
 static int coroutine_fn GRAPH_RDLOCK
 vhdx_co_check(BlockDriverState *bs, BdrvCheckResult *result,
               BdrvCheckMode fix)
 {
     BDRVVHDXState *s = bs->opaque;
+    bool repair = (fix & BDRV_FIX_ERRORS) && vhdx_image_is_writable(s->img);
     VhdxCheckReport report;
     GError *gerr = NULL;
     int ret;
 
     qemu_co_mutex_lock(&s->lock);
-    ret = vhdx_image_check(s->img, &report, &gerr);
+    ret = vhdx_image_check(s->img, repair, vhdx_print_fault, NULL, &report,
+                           &gerr);
     if (ret < 0) {
         qemu_co_mutex_unlock(&s->lock);
         vhdx_report_io_error(bs, gerr);
@@ -694,7 +708,8 @@ vhdx_co_check(BlockDriverState *bs, BdrvCheckResult *result,
                 "from the log, and repairing writes them\n");
         result->corruptions++;
     }
-    result->corruptions += report.corruptions;
+    result->corruptions += report.remaining;
+    result->corruptions_fixed += report.repaired;
     if (report.leaked_bytes && (fix & BDRV_FIX_LEAKS) &&
         vhdx_image_is_writable(s->img)) {
         vhdx_trim_leaks(bs, &report, result);

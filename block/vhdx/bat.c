@@ -71,6 +71,16 @@ static bool bitmap_state_valid(unsigned state, bool has_parent)
            (state == VHDX_BITMAP_PRESENT && has_parent);
 }
 
+bool vhdx_bat_entry_state_valid(const VhdxBatGeometry *g, uint64_t index,
+                                uint64_t entry)
+{
+    unsigned state = vhdx_bat_state(entry);
+
+    return vhdx_bat_index_is_bitmap(g, index) ?
+           bitmap_state_valid(state, g->has_parent) :
+           payload_state_valid(state, g->has_parent);
+}
+
 int vhdx_bat_entry_validate(const VhdxBatGeometry *g, uint64_t index,
                             uint64_t entry, uint64_t file_length,
                             GError **errp)

@@ -238,7 +238,7 @@ static size_t image_max_dirty(VhdxImage *img)
 static int image_open_structures(VhdxImage *img, unsigned flags,
                                  GError **errp)
 {
-    VhdxSpaceScan scan;
+    VhdxSpaceScan scan = { 0 };
     int64_t length;
     int ret;
 

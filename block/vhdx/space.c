@@ -59,6 +59,14 @@ static int space_mark_fixed_structures(SpaceMap *m, const VhdxHeader *h,
     return 0;
 }
 
+static void space_report_fault(VhdxSpaceScan *out, uint64_t index,
+                               uint64_t entry, bool overlap, const char *why)
+{
+    if (out->fault) {
+        out->fault(out->fault_opaque, index, entry, overlap, why);
+    }
+}
+
 static int scan_entry(SpaceMap *m, const VhdxBatGeometry *g, uint64_t index,
                       uint64_t entry, uint64_t file_length, bool tolerate,
                       VhdxSpaceScan *out, GError **errp)
@@ -68,11 +76,19 @@ static int scan_entry(SpaceMap *m, const VhdxBatGeometry *g, uint64_t index,
     uint64_t size;
     int ret;
 
-    ret = vhdx_bat_entry_validate(g, index, entry, file_length,
-                                  tolerate ? NULL : errp);
-    if (ret < 0) {
-        out->invalid_entries++;
-        return tolerate ? 0 : ret;
+    if (!tolerate) {
+        ret = vhdx_bat_entry_validate(g, index, entry, file_length, errp);
+        if (ret < 0) {
+            return ret;
+        }
+    } else {
+        g_autoptr(GError) err = NULL;
+
+        if (vhdx_bat_entry_validate(g, index, entry, file_length, &err) < 0) {
+            out->invalid_entries++;
+            space_report_fault(out, index, entry, false, err->message);
+            return 0;
+        }
     }
     if (is_bitmap ? state != VHDX_BITMAP_PRESENT :
                     !vhdx_payload_has_data(state)) {
@@ -83,14 +99,18 @@ static int scan_entry(SpaceMap *m, const VhdxBatGeometry *g, uint64_t index,
         out->allocated_blocks++;
     }
     if (!space_mark(m, vhdx_bat_offset(entry), size)) {
+        g_autoptr(GError) err = NULL;
+
+        vhdx_error(&err, EINVAL, "VHDX BAT entry %" PRIu64 ": block at "
+                   "FileOffsetMB %" PRIu64 " overlaps other metadata or "
+                   "data", index,
+                   vhdx_bat_offset(entry) >> VHDX_BAT_OFFSET_SHIFT);
         out->overlaps++;
         if (!tolerate) {
-            return vhdx_error(errp, EINVAL,
-                              "VHDX BAT entry %" PRIu64 ": block at "
-                              "FileOffsetMB %" PRIu64 " overlaps other "
-                              "metadata or data", index,
-                              vhdx_bat_offset(entry) >> VHDX_BAT_OFFSET_SHIFT);
+            g_propagate_error(errp, g_steal_pointer(&err));
+            return -EINVAL;
         }
+        space_report_fault(out, index, entry, true, err->message);
     }
     return 0;
 }
@@ -164,7 +184,9 @@ int vhdx_space_scan(VhdxIO *io, const VhdxHeader *h, const VhdxRegions *r,
     covered = MAX(file_length, MAX(h->log_offset + h->log_length,
                   MAX(r->bat_offset + r->bat_length,
                       r->metadata_offset + r->metadata_length)));
-    *out = (VhdxSpaceScan) { 0 };
+    *out = (VhdxSpaceScan) {
+        .fault = out->fault, .fault_opaque = out->fault_opaque,
+    };
     if (covered > VHDX_FILE_SIZE_MAX) {
         return vhdx_error(errp, EINVAL, "VHDX file: the log, BAT or metadata "
                           "region ends at 0x%" PRIx64 ", beyond the largest "

@@ -71,6 +71,10 @@ static inline uint64_t vhdx_bat_entry(unsigned state, uint64_t file_offset)
     return (file_offset & VHDX_BAT_OFFSET_MASK) | state;
 }
 
+/* Whether entry @index may hold @entry's state in this kind of image */
+bool vhdx_bat_entry_state_valid(const VhdxBatGeometry *g, uint64_t index,
+                                uint64_t entry);
+
 /* True for payload states whose data lives in this file */
 static inline bool vhdx_payload_has_data(unsigned state)
 {

@@ -294,8 +294,31 @@ int vhdx_image_set_grants(VhdxImage *img, const VhdxGrants *grants,
 
 /* ---- consistency check (vhdx/check.c) ---- */
 
+typedef enum VhdxFaultKind {
+    VHDX_FAULT_STATE,           /* a BAT state the entry may not hold */
+    VHDX_FAULT_OUTSIDE,         /* block in the header area or past EOF */
+    VHDX_FAULT_ON_METADATA,     /* block on headers, log, BAT, metadata */
+    VHDX_FAULT_SHARED,          /* block on space an earlier block uses */
+    VHDX_FAULT_NO_BITMAP,       /* partially present, chunk has no bitmap */
+    VHDX_FAULT_REGION_COPY,     /* the region table copies differ */
+} VhdxFaultKind;
+
+/* One problem a check found, for a line of its report */
+typedef struct VhdxFault {
+    VhdxFaultKind kind;
+    uint64_t index;             /* the BAT entry, for BAT faults */
+    const char *what;           /* what is wrong, one phrase */
+    const char *repair;         /* what repairing does (or did) */
+} VhdxFault;
+
+/* Told about each fault, once found (@repaired false) or repaired */
+typedef void VhdxFaultFn(void *opaque, const VhdxFault *fault,
+                         bool repaired);
+
 typedef struct VhdxCheckReport {
-    uint64_t corruptions;       /* invalid or overlapping BAT entries */
+    uint64_t corruptions;       /* faults the first look found */
+    uint64_t repaired;          /* faults repaired (later rounds too) */
+    uint64_t remaining;         /* faults left */
     uint64_t leaked_bytes;      /* file space past the last used byte */
     uint64_t allocated_blocks;
     uint64_t total_blocks;
@@ -305,8 +328,14 @@ typedef struct VhdxCheckReport {
     bool log_pending;           /* a dirty log replayed in memory only */
 } VhdxCheckReport;
 
-/* Finds what is wrong with the image without changing it */
-int vhdx_image_check(VhdxImage *img, VhdxCheckReport *report, GError **errp);
+/*
+ * Finds what is wrong with the image, calling @report_fault for each
+ * fault, and with @repair (a writable image) repairs every fault through
+ * the log as vhdx/check.c describes.  Leaks are only counted: see
+ * vhdx_image_trim.
+ */
+int vhdx_image_check(VhdxImage *img, bool repair, VhdxFaultFn *report_fault,
+                     void *opaque, VhdxCheckReport *report, GError **errp);
 
 /*
  * Cuts the file back to @end, the used end a check reported: metadata is

@@ -17,7 +17,18 @@
 #include "vhdx/header.h"
 #include "vhdx/region.h"
 
+/*
+ * Told about each invalid or overlapping BAT entry when tolerating
+ * damage: @why is a phrase saying what is wrong
+ */
+typedef void VhdxSpaceFaultFn(void *opaque, uint64_t index, uint64_t entry,
+                              bool overlap, const char *why);
+
 typedef struct VhdxSpaceScan {
+    /* Set by the caller (may stay NULL); kept by the scan */
+    VhdxSpaceFaultFn *fault;
+    void *fault_opaque;
+
     uint64_t used_end;          /* 1 MiB aligned end of the used space */
     uint64_t invalid_entries;   /* only counted when tolerating damage */
     uint64_t overlaps;          /* only counted when tolerating damage */
@@ -26,8 +37,9 @@ typedef struct VhdxSpaceScan {
 
 /*
  * Scans the BAT of a file of @file_length bytes.  Unless @tolerate is
- * set, the first invalid entry or overlap is an error naming it.  When
- * @alloc is non-NULL it is initialized with the used end and the holes.
+ * set, the first invalid entry or overlap is an error naming it; when it
+ * is, each one is counted and passed to @out->fault.  When @alloc is
+ * non-NULL it is initialized with the used end and the holes.
  */
 int vhdx_space_scan(VhdxIO *io, const VhdxHeader *h, const VhdxRegions *r,
                     const VhdxBatGeometry *g, uint64_t file_length,

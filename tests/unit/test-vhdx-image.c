@@ -23,6 +23,25 @@ static void assert_extent(VhdxImage *img, uint64_t offset,
     test_assert_extent(img, offset, UINT64_MAX / 2, kind, length);
 }
 
+/* Collects "what" lines of the faults a check reports, if @lines */
+static void collect_fault(void *opaque, const VhdxFault *fault,
+                          bool repaired)
+{
+    GPtrArray *lines = opaque;
+
+    if (lines) {
+        g_ptr_array_add(lines, g_strdup_printf("%s%s: %s",
+                                               repaired ? "repaired " : "",
+                                               fault->what, fault->repair));
+    }
+}
+
+static int checked(VhdxImage *img, bool repair, GPtrArray *lines,
+                   VhdxCheckReport *r)
+{
+    return vhdx_image_check(img, repair, collect_fault, lines, r, NULL);
+}
+
 static void test_create_open_dynamic(void)
 {
     VhdxCreateParams p = dynamic_params(64 * MiB + 512, 8 * MiB);
@@ -422,7 +441,7 @@ static void test_close_trims_freed_tail(void)
     g_assert_cmpuint(memio_size(m), ==, last);
 
     img = opened(m, 0);
-    g_assert_cmpint(vhdx_image_check(img, &r, NULL), ==, 0);
+    g_assert_cmpint(checked(img, false, NULL, &r), ==, 0);
     g_assert_cmpuint(r.leaked_bytes, ==, 0);
     assert_extent(img, 0, VHDX_EXTENT_DATA, 4 * MiB);
     assert_extent(img, 4 * MiB, VHDX_EXTENT_ZERO, 4 * MiB);
@@ -466,7 +485,7 @@ static void test_check_counts_leaks(void)
 
     g_byte_array_set_size(m->data, clean_size + 3 * MiB);
     img = opened(m, 0);
-    g_assert_cmpint(vhdx_image_check(img, &r, NULL), ==, 0);
+    g_assert_cmpint(checked(img, false, NULL, &r), ==, 0);
     g_assert_cmpuint(r.corruptions, ==, 0);
     g_assert_cmpuint(r.leaked_bytes, ==, 3 * MiB);
     g_assert_cmpuint(r.image_end, ==, clean_size);
@@ -477,13 +496,13 @@ static void test_check_counts_leaks(void)
     /* Trimming the leak leaves a clean log and no leak */
     img = opened(m, VHDX_OPEN_WRITE);
     write_block(img, m, 2, 0x66);
-    g_assert_cmpint(vhdx_image_check(img, &r, NULL), ==, 0);
+    g_assert_cmpint(checked(img, false, NULL, &r), ==, 0);
     g_assert_cmpint(vhdx_image_trim(img, r.image_end, NULL), ==, 0);
     g_assert_cmpuint(memio_size(m), ==, r.image_end);
     g_assert_true(vhdx_guid_is_zero(&img->header.current.log_guid));
     vhdx_image_free(img);
     img = opened(m, 0);
-    g_assert_cmpint(vhdx_image_check(img, &r, NULL), ==, 0);
+    g_assert_cmpint(checked(img, false, NULL, &r), ==, 0);
     g_assert_cmpuint(r.leaked_bytes, ==, 0);
     g_assert_cmpuint(r.allocated_blocks, ==, 1);
     assert_extent(img, 8 * MiB, VHDX_EXTENT_DATA, 4 * MiB);
@@ -565,7 +584,7 @@ static void test_grow_relocates_bat(void)
     assert_extent(img, BIG_SIZE - MiB, VHDX_EXTENT_ZERO, MiB);
     /* The old BAT region is free space now */
     g_assert_cmpuint(vhdx_alloc_free_bytes(&img->alloc), ==, MiB);
-    g_assert_cmpint(vhdx_image_check(img, &r, NULL), ==, 0);
+    g_assert_cmpint(checked(img, false, NULL, &r), ==, 0);
     g_assert_cmpuint(r.corruptions, ==, 0);
     vhdx_image_free(img);
 }
