@@ -1,0 +1,363 @@
+/*
+ * libFuzzer harness: opening a whole image file
+ *
+ * The input is an image file, raw or in the sparse form of
+ * fuzz-sparse.h, its checksums recomputed (fuzz-fixup.h).  It is opened
+ * read-only, checked, mapped and read; opened again tolerating damage
+ * (VHDX_OPEN_CHECK) and for a look at its metadata only; repaired; and
+ * finally opened writable, written to and closed, and read back.
+ *
+ * Expectations besides not crashing: a read-only open writes nothing; a
+ * successful map describes a non-empty extent inside the request; a
+ * repair that leaves nothing leaves an image that opens as it is.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "fuzz-fixup.h"
+#include "fuzz-io.h"
+#include "fuzz-sparse.h"
+#include "fuzz-util.h"
+#include "vhdx/crc32c.h"
+#include "vhdx/error.h"
+#include "vhdx/format.h"
+#include "vhdx/image.h"
+
+#include <string.h>
+
+/* Bounds on the work one input causes */
+#define WALK_BLOCKS_MAX     512
+#define WALK_EXTENTS_MAX    8
+#define READ_MAX            (64 * 1024)
+
+/* Reads the payload of @ext, at most READ_MAX bytes of it */
+static void read_extent(VhdxImage *img, const VhdxExtent *ext)
+{
+    size_t len = MIN(ext->length, READ_MAX);
+    g_autofree uint8_t *buf = g_malloc(len);
+    GError *err = NULL;
+
+    if (vhdx_image_read_payload(img, ext->file_offset, buf, len, &err) < 0) {
+        g_error_free(err);
+    }
+}
+
+/*
+ * Maps up to WALK_EXTENTS_MAX extents from guest @offset on, reading what
+ * is data.  Returns false when the core refused (the image is damaged).
+ */
+static bool walk_from(VhdxImage *img, uint64_t offset, uint64_t bytes)
+{
+    uint64_t size = vhdx_image_virtual_size(img);
+
+    for (int i = 0; i < WALK_EXTENTS_MAX && offset < size && bytes; i++) {
+        GError *err = NULL;
+        VhdxExtent ext;
+
+        bytes = MIN(bytes, size - offset);
+        if (vhdx_image_map(img, offset, bytes, &ext, &err) < 0) {
+            g_error_free(err);
+            return false;
+        }
+        FUZZ_CHECK(ext.length > 0 && ext.length <= bytes,
+                   "map at %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                   " bytes gave an extent of %" G_GUINT64_FORMAT,
+                   offset, bytes, ext.length);
+        if (ext.kind == VHDX_EXTENT_DATA) {
+            read_extent(img, &ext);
+        }
+        offset += ext.length;
+        bytes -= ext.length;
+    }
+    return true;
+}
+
+/*
+ * Maps the start of blocks spread over the disk (all of them for a small
+ * one), then a few runs from offsets derived from @seed
+ */
+static void walk(VhdxImage *img, uint32_t seed)
+{
+    uint64_t size = vhdx_image_virtual_size(img);
+    uint64_t bs = vhdx_image_block_size(img);
+    uint32_t lss = vhdx_image_logical_sector_size(img);
+    uint64_t blocks = size / bs + (size % bs != 0);
+    uint64_t step = MAX(1, blocks / WALK_BLOCKS_MAX);
+
+    if (size == 0) {
+        return;
+    }
+    for (uint64_t b = 0; b < blocks; b += step) {
+        if (!walk_from(img, b * bs, bs)) {
+            break;
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        uint64_t at = (uint64_t)seed * (i + 1) * 2654435761u % size;
+
+        walk_from(img, at - at % lss, 4 * bs);
+    }
+    walk_from(img, size - MIN(size, lss), lss);
+}
+
+/* Whether the child is read through a via image: as the input says */
+static int reads_via(void *opaque, const VhdxGuid *vias, unsigned n)
+{
+    const uint32_t *seed = opaque;
+
+    FUZZ_CHECK(n > 0 && n <= VHDX_GRANTS_MAX, "%u via images", n);
+    return (int)(*seed % 3) - 1;
+}
+
+/*
+ * The linkage rule on a child, its own grants standing in for its
+ * parent's and the parent's DataWriteGuid its recorded one or not
+ */
+static void linkage(VhdxImage *img, uint32_t seed)
+{
+    const VhdxParentRef *ref = vhdx_image_parent(img);
+    VhdxGuid dwg = seed & 8 ? ref->linkage : *vhdx_image_data_write_guid(img);
+    VhdxLinkageQuery q = {
+        .ref = ref,
+        .child = vhdx_image_page83(img),
+        .parent_dwg = &dwg,
+        .parent_grants = vhdx_image_grants(img),
+        .enforce = seed & 16,
+        .bypassing = seed & 32,
+        .reads_via = reads_via,
+        .opaque = &seed,
+    };
+    VhdxLinkageVerdict v;
+    VhdxLinkage l;
+
+    v = vhdx_linkage_decide(&q, &l);
+    FUZZ_CHECK(l.n_vias <= VHDX_GRANTS_MAX, "%u via images", l.n_vias);
+    if (!vhdx_linkage_accepted(v) || v == VHDX_LINKAGE_ACCEPT_STALE) {
+        g_autofree char *message = NULL;
+        g_autofree char *hint = NULL;
+
+        vhdx_linkage_describe(&q, &l, "child.vhdx", "base.vhdx", &message,
+                              &hint);
+        FUZZ_CHECK(message && message[0], "verdict %d undescribed", v);
+    }
+}
+
+/* The accessors, and the parent's names: every string must be readable */
+static void look(VhdxImage *img, uint32_t seed)
+{
+    const VhdxParentRef *ref = vhdx_image_parent(img);
+    char guid[VHDX_GUID_STRING_LEN];
+
+    vhdx_guid_format(vhdx_image_page83(img), guid);
+    vhdx_guid_format(vhdx_image_data_write_guid(img), guid);
+    FUZZ_CHECK(vhdx_image_grants(img)->count <= VHDX_GRANTS_MAX,
+               "%u grants", vhdx_image_grants(img)->count);
+    (void)vhdx_image_log_state(img);
+    (void)vhdx_image_is_fixed(img);
+    if (!vhdx_image_is_differencing(img)) {
+        return;
+    }
+    FUZZ_CHECK(ref && ref->candidates, "a child without a parent reference");
+    for (guint i = 0; i < ref->candidates->len; i++) {
+        const VhdxParentCandidate *c =
+            &g_array_index(ref->candidates, VhdxParentCandidate, i);
+
+        FUZZ_CHECK(strlen(c->path) < 1u << 20 && c->source,
+                   "parent candidate %u", i);
+    }
+    linkage(img, seed);
+}
+
+/* Every fault a check reports must be describable */
+static void fault_seen(void *opaque, const VhdxFault *fault, bool repaired)
+{
+    unsigned *n = opaque;
+
+    FUZZ_CHECK(fault->what && fault->what[0] && fault->repair,
+               "fault %u has no description", fault->kind);
+    (void)strlen(fault->repair);
+    (*n)++;
+}
+
+/* Checks @img; false if the check itself failed */
+static bool check(VhdxImage *img, bool repair, VhdxCheckReport *r)
+{
+    GError *err = NULL;
+    unsigned faults = 0;
+
+    if (vhdx_image_check(img, repair, fault_seen, &faults, r, &err) < 0) {
+        g_error_free(err);
+        return false;
+    }
+    FUZZ_CHECK(r->allocated_blocks <= r->total_blocks,
+               "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " blocks "
+               "allocated", r->allocated_blocks, r->total_blocks);
+    FUZZ_CHECK(r->image_end % VHDX_ALIGNMENT == 0, "image end %"
+               G_GUINT64_FORMAT " not aligned", r->image_end);
+    FUZZ_CHECK(faults >= MIN(r->corruptions, 1), "%" G_GUINT64_FORMAT
+               " corruptions but no fault reported", r->corruptions);
+    return true;
+}
+
+/*
+ * A read-only open (@flags without VHDX_OPEN_WRITE), which must write
+ * nothing.  Returns the corruptions a check found, or -1 if the open or
+ * the check failed.
+ */
+static int64_t open_read_only(FuzzIO *f, unsigned flags, uint32_t seed)
+{
+    MemIO *m = f->m;
+    size_t size = memio_size(m);
+    VhdxImage *img = NULL;
+    GError *err = NULL;
+    int64_t corruptions = -1;
+
+    m->writes = m->truncates = 0;
+    if (vhdx_image_open(fuzz_io(f), flags, &img, &err) < 0) {
+        FUZZ_CHECK(err && err->message[0], "open failed without a message");
+        g_error_free(err);
+    } else {
+        look(img, seed);
+        corruptions = 0;
+        if (!(flags & VHDX_OPEN_PEEK)) {
+            VhdxCheckReport r;
+
+            corruptions = check(img, false, &r) ? r.corruptions : -1;
+            walk(img, seed);
+        }
+        if (vhdx_image_close(img, &err) < 0) {
+            g_error_free(err);
+        }
+    }
+    FUZZ_CHECK(m->writes == 0 && m->truncates == 0 && memio_size(m) == size,
+               "a read-only open (flags %#x) wrote to the file", flags);
+    return corruptions;
+}
+
+/* Writes one sector of 0x5a at @offset the way the QEMU glue does */
+static int write_sector(VhdxImage *img, FuzzIO *f, uint64_t offset,
+                        GError **errp)
+{
+    uint32_t lss = vhdx_image_logical_sector_size(img);
+    uint64_t left = lss;
+    int ret = vhdx_image_begin_data_change(img, NULL, errp);
+
+    while (ret == 0 && left) {
+        g_autofree uint8_t *buf = NULL;
+        VhdxWrite w;
+
+        ret = vhdx_image_plan_write(img, offset, left, &w, errp);
+        if (ret < 0) {
+            break;
+        }
+        buf = g_malloc(w.bytes);
+        memset(buf, 0x5a, w.bytes);
+        ret = vhdx_io_pwrite(fuzz_io(f), w.data_offset, buf, w.bytes);
+        for (int i = 0; ret == 0 && i < 2; i++) {
+            ret = vhdx_io_pwrite_zeroes(fuzz_io(f), w.zero_fill[i].offset,
+                                        w.zero_fill[i].length);
+        }
+        ret = ret < 0 ? vhdx_io_error(errp, -ret, "payload") :
+                        vhdx_image_finish_write(img, &w, errp);
+        if (ret < 0) {
+            vhdx_image_cancel_write(img, &w);
+        }
+        offset += w.bytes;
+        left -= w.bytes;
+    }
+    return ret;
+}
+
+/*
+ * Opens writable (replaying the log), as qemu-img check -r does, and
+ * repairs: when the check says nothing is left, a second check finds
+ * nothing and the image opens without tolerating damage.
+ */
+static void open_repair(FuzzIO *f)
+{
+    VhdxImage *img = NULL;
+    GError *err = NULL;
+    VhdxCheckReport r;
+    bool repaired;
+
+    if (vhdx_image_open(fuzz_io(f), VHDX_OPEN_WRITE | VHDX_OPEN_CHECK, &img,
+                        &err) < 0) {
+        g_error_free(err);
+        return;
+    }
+    repaired = check(img, true, &r) && r.remaining == 0;
+    if (repaired) {
+        FUZZ_CHECK(check(img, false, &r) && r.corruptions == 0,
+                   "%" G_GUINT64_FORMAT " corruptions left by a repair",
+                   r.corruptions);
+    }
+    if (vhdx_image_close(img, &err) < 0) {
+        g_clear_error(&err);
+        return;
+    }
+    if (repaired) {
+        FUZZ_CHECK(vhdx_image_open(fuzz_io(f), VHDX_OPEN_WRITE, &img,
+                                   &err) == 0,
+                   "a repaired image does not open: %s", err->message);
+        vhdx_image_free(img);
+    }
+}
+
+/* Opens writable, writes a sector, closes; false if it did not open */
+static bool open_writable(FuzzIO *f, uint32_t seed)
+{
+    VhdxImage *img = NULL;
+    GError *err = NULL;
+    VhdxCheckReport r;
+    uint64_t size, at;
+    int ret;
+
+    if (vhdx_image_open(fuzz_io(f), VHDX_OPEN_WRITE, &img, &err) < 0) {
+        g_error_free(err);
+        return false;
+    }
+    size = vhdx_image_virtual_size(img);
+    ret = 0;
+    if (size >= vhdx_image_logical_sector_size(img)) {
+        at = seed % (size / vhdx_image_logical_sector_size(img)) *
+             vhdx_image_logical_sector_size(img);
+        ret = write_sector(img, f, at, &err);
+    }
+    if (ret == 0) {
+        ret = vhdx_image_flush(img, &err);
+    }
+    if (ret < 0) {
+        g_clear_error(&err);
+    }
+    check(img, false, &r);
+    if (vhdx_image_close(img, &err) < 0) {
+        g_error_free(err);
+    }
+    return true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint32_t seed = vhdx_crc32c(data, size);
+    g_autoptr(FuzzIO) f = fuzz_io_new(0);
+    unsigned skip;
+
+    if (!fuzz_sparse_decode(data, size, f->m->data, &skip)) {
+        return 0;
+    }
+    fuzz_fixup_file(fuzz_io_bytes(f), fuzz_io_size(f), skip);
+    /*
+     * Each open costs fresh megabytes (metadata region, log window), so
+     * only those that can find something new for this file are made
+     */
+    if (open_read_only(f, 0, seed) < 0) {
+        open_read_only(f, VHDX_OPEN_PEEK, seed);
+    }
+    if (open_read_only(f, VHDX_OPEN_CHECK, seed) != 0) {
+        open_repair(f);
+    }
+    if (open_writable(f, seed)) {
+        open_read_only(f, 0, seed);
+    }
+    return 0;
+}
