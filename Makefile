@@ -3,7 +3,8 @@
 #   make check   build everything and run all tests (ends "N passed, M failed")
 #   make bench   compare our driver with the stock one, qcow2 and raw
 #   make crash   the power-loss simulation, every state (over 20,000)
-.PHONY: all demo check bench crash setup source qemu unit unit-asan iotests clean distclean
+#   make fuzz    libFuzzer on the format core, FUZZ_SECONDS per harness
+.PHONY: all demo check bench crash setup source qemu unit unit-asan iotests fuzz clean distclean
 
 all: qemu
 
@@ -36,8 +37,14 @@ unit-asan:
 iotests: qemu                   # QEMU's iotests with format vhdx
 	@bash scripts/run-iotests.sh
 
+# libFuzzer harnesses of the format core (tests/fuzz/), one after the
+# other; scripts/run-fuzz.sh has the other modes (coverage, merge, seeds)
+FUZZ_SECONDS ?= 60
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/run-fuzz.sh run
+
 clean:                          # build trees and logs; keeps the QEMU source
 	rm -rf build/qemu-build build/unit build/unit-asan build/logs build/demo \
-	       build/crash
+	       build/crash build/fuzz
 distclean:                      # everything, including the QEMU source
 	rm -rf build

@@ -25,10 +25,12 @@ GUEST_KERNEL_FILES=('./boot/vmlinuz-*' './boot/config-*'
                     './lib/modules/*/kernel/drivers/virtio'
                     './lib/modules/*/kernel/drivers/block')
 
-# Packages from bookworm itself.
+# Packages from bookworm itself.  clang, llvm and libclang-rt-14-dev
+# (libFuzzer, the sanitizers, llvm-cov) serve scripts/run-fuzz.sh.
 PKGS=(build-essential pkg-config ninja-build libglib2.0-dev zlib1g-dev
       uuid-dev libpixman-1-dev python3-venv flex bison dpkg-dev
-      python3-libvhdi python3-libnbd socat seabios ipxe-qemu xz-utils time)
+      python3-libvhdi python3-libnbd socat seabios ipxe-qemu xz-utils time
+      clang llvm libclang-rt-14-dev)
 # Packages from bookworm-backports: QEMU 10.0 needs meson >= 1.5; qemu-utils
 # is the stock 10.0 qemu-img we compare against; qemu-system-data carries
 # the x86 option ROMs (kvmvapic.bin, ...) that Debian builds from source.
