@@ -4,7 +4,7 @@
 #   make bench   compare our driver with the stock one, qcow2 and raw
 #   make crash   the power-loss simulation, every state (over 20,000)
 #   make fuzz    libFuzzer on the format core, FUZZ_SECONDS per harness
-.PHONY: all demo check bench crash setup source qemu unit unit-asan iotests fuzz clean distclean
+.PHONY: all demo check check-sanitize bench crash setup source qemu unit unit-asan iotests fuzz clean distclean
 
 all: qemu
 
@@ -13,6 +13,10 @@ demo:
 
 check:
 	@bash scripts/check.sh
+
+# Our iotests on a QEMU built with ASan and UBSan (build/qemu-sanitize)
+check-sanitize:
+	@bash scripts/check-sanitize.sh
 
 # Throughput of our driver against the stock VHDX driver, qcow2 and raw.
 bench: qemu
@@ -44,7 +48,7 @@ fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/run-fuzz.sh run
 
 clean:                          # build trees and logs; keeps the QEMU source
-	rm -rf build/qemu-build build/unit build/unit-asan build/logs build/demo \
-	       build/crash build/fuzz
+	rm -rf build/qemu-build build/qemu-sanitize build/unit build/unit-asan \
+	       build/logs build/demo build/crash build/fuzz
 distclean:                      # everything, including the QEMU source
 	rm -rf build

@@ -673,7 +673,7 @@ static void vhdx_print_fault(void *opaque, const VhdxFault *fault,
     if (repaired) {
         fprintf(stderr, "Repairing %s: %s\n", fault->what, fault->repair);
     } else {
-        fprintf(stderr, "ERROR %s (a repair: %s)\n", fault->what,
+        fprintf(stderr, "ERROR %s (repair: %s)\n", fault->what,
                 fault->repair);
     }
 }

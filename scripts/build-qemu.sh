@@ -22,6 +22,9 @@ CONFIGURE_OPTS=(
     --enable-werror
     --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
 )
+# A second build tree may add options (make check-sanitize: sanitizers)
+read -r -a EXTRA_OPTS <<< "${QEMU_EXTRA_CONFIGURE:-}"
+CONFIGURE_OPTS+=("${EXTRA_OPTS[@]}")
 TARGETS=(qemu-img qemu-io qemu-nbd storage-daemon/qemu-storage-daemon
          qemu-system-x86_64)
 STAMP=$QEMU_BUILD/.qemu-vhdx-configure

@@ -4,7 +4,7 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 SRC_DIR=$BUILD/src/qemu            # unpacked, patched, overlaid QEMU source
-QEMU_BUILD=$BUILD/qemu-build        # QEMU's build directory
+QEMU_BUILD=${QEMU_BUILD:-$BUILD/qemu-build}   # QEMU's build directory
 LOGS=$BUILD/logs
 JOBS=${JOBS:-$(nproc)}
 # Debian's packages (meson, python3-libvhdi, ...) belong to this interpreter,

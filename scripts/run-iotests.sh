@@ -7,10 +7,14 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-EXTRA_STOCK_TESTS=(064 070 213)
+# IOTESTS_NAME names the log and result (make check-sanitize runs only
+# our tests, IOTESTS_OURS_ONLY=1, in its own build tree)
+NAME=${IOTESTS_NAME:-iotests}
+STOCK=(-g auto 064 070 213)
+[ "${IOTESTS_OURS_ONLY:-0}" = 0 ] || STOCK=()
 IOTESTS=$QEMU_BUILD/tests/qemu-iotests
-LOG=$LOGS/iotests.log
-result=$LOGS/results/iotests
+LOG=$LOGS/$NAME.log
+result=$LOGS/results/$NAME
 mkdir -p "$LOGS/results"
 rm -f "$result"
 
@@ -23,13 +27,13 @@ for t in "$ROOT"/tests/qemu-iotests/tests/vhdx-*; do
     ours+=("$(basename "$t")")
 done
 
-say "iotests: ./check -vhdx -g auto ${EXTRA_STOCK_TESTS[*]} ${ours[*]} (log: ${LOG#$ROOT/})"
+say "$NAME: ./check -vhdx ${STOCK[*]} ${ours[*]} (log: ${LOG#$ROOT/})"
 # The venv configure made (Debian's /usr/bin/python3 with QEMU's python/ on
 # the path), as QEMU's own 'make check-block' uses.
 cd "$IOTESTS"
 rm -rf scratch
-"$QEMU_BUILD/pyvenv/bin/python3" ./check --color off -vhdx -g auto \
-    "${EXTRA_STOCK_TESTS[@]}" "${ours[@]}" 2>&1 | tee "$LOG" |
+"$QEMU_BUILD/pyvenv/bin/python3" ./check --color off -vhdx \
+    "${STOCK[@]}" "${ours[@]}" 2>&1 | tee "$LOG" |
     tr '\r' '\n' | awk '($2 == "pass" || $2 == "fail" || ($2 == "not" && $3 == "run")) &&
         !/not suitable for this|No qualified output/ {
         sub(/[ \t]+$/, ""); print "    " $0; fflush() }' || true

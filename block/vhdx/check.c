@@ -255,10 +255,13 @@ static char *check_describe(const VhdxImage *img, const BatFault *f,
         return g_strdup_printf("%s: state %u is not valid here", name,
                                vhdx_bat_state(f->entry));
     case VHDX_FAULT_OUTSIDE:
+        if (vhdx_bat_offset(f->entry) < VHDX_HEADER_AREA_SIZE) {
+            return g_strdup_printf("%s: block at FileOffsetMB %" PRIu64
+                                   " lies in the header area", name, mb);
+        }
         return g_strdup_printf("%s: block at FileOffsetMB %" PRIu64 " lies "
-                               "in the header area or beyond the end of "
-                               "the file (%" PRIu64 " bytes)", name, mb,
-                               file_length);
+                               "beyond the end of the file (%" PRIu64
+                               " bytes)", name, mb, file_length);
     case VHDX_FAULT_ON_METADATA:
         return g_strdup_printf("%s: block at FileOffsetMB %" PRIu64 " lies "
                                "on the headers, log, BAT or metadata "
@@ -414,8 +417,8 @@ static int check_region_tables(VhdxImage *img, bool repair,
     if (ret < 0 || bad < 0) {
         return ret;
     }
-    what = g_strdup_printf("region table %d differs from region table %d, "
-                           "which is in use", bad + 1, !bad + 1);
+    what = g_strdup_printf("region table %d: differs from region table %d, "
+                           "the copy in use", bad + 1, !bad + 1);
     how = g_strdup_printf("region table %d is rewritten from region table "
                           "%d", bad + 1, !bad + 1);
     fault = (VhdxFault) {

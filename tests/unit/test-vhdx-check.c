@@ -148,8 +148,7 @@ static void test_beyond_eof(void)
     assert_open_fails(m);
     found = assert_found(m, 1);
     assert_line(found, 0, "BAT entry 1 (payload block 1): block at "
-                "FileOffsetMB 1024 lies in the header area or beyond the end "
-                "of the file");
+                "FileOffsetMB 1024 lies beyond the end of the file");
     assert_line(found, 0, "becomes ZERO; its data is lost");
     fixed = assert_repaired(m, 1);
     assert_line(fixed, 0, "repaired BAT entry 1");
@@ -236,11 +235,14 @@ static void test_several(void)
     set_entry(m, 3, vhdx_bat_entry(VHDX_PAYLOAD_FULLY_PRESENT, 4096 * MiB));
     set_entry(m, 4, 5);
     set_entry(m, 5, get_entry(m, 1));
-    found = assert_found(m, 3);
+    set_entry(m, 6, vhdx_bat_entry(VHDX_PAYLOAD_FULLY_PRESENT, 0));
+    found = assert_found(m, 4);
     assert_line(found, 0, "BAT entry 3 (payload block 3)");
     assert_line(found, 1, "BAT entry 4 (payload block 4)");
     assert_line(found, 2, "BAT entry 5 (payload block 5)");
-    g_ptr_array_unref(assert_repaired(m, 3));
+    assert_line(found, 3, "BAT entry 6 (payload block 6): block at "
+                "FileOffsetMB 0 lies in the header area");
+    g_ptr_array_unref(assert_repaired(m, 4));
     assert_block_reads(m, 1, 0x11);
     assert_block_reads(m, 5, 0x11);
     assert_block_reads(m, 3, 0);
@@ -258,8 +260,8 @@ static void test_region_copy(void)
     /* A torn or stale second copy: its checksum no longer matches */
     rt2[100] ^= 0xff;
     found = assert_found(m, 1);
-    assert_line(found, 0, "region table 2 differs from region table 1, "
-                "which is in use");
+    assert_line(found, 0, "region table 2: differs from region table 1, "
+                "the copy in use");
     fixed = assert_repaired(m, 1);
     assert_line(fixed, 0, "region table 2 is rewritten from region table 1");
     g_assert_cmpmem(rt2, VHDX_REGION_TABLE_SIZE,
