@@ -52,3 +52,28 @@ int vhdx_io_zero_run(VhdxIO *io, uint64_t offset, uint64_t len,
     }
     return 0;
 }
+
+int vhdx_io_zero_data(VhdxIO *io, uint64_t offset, uint64_t len)
+{
+    if (!io->block_status) {
+        return vhdx_io_pwrite_zeroes(io, offset, len);
+    }
+    while (len) {
+        uint64_t pnum = 0;
+        int ret = io->block_status(io, offset, len, &pnum);
+
+        if (ret < 0) {
+            return ret;
+        }
+        pnum = MIN(MAX(pnum, 1), len);
+        if (ret == 0) {
+            ret = vhdx_io_pwrite_zeroes(io, offset, pnum);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        offset += pnum;
+        len -= pnum;
+    }
+    return 0;
+}

@@ -637,7 +637,8 @@ static int log_desc_apply(LogRegion *r, uint32_t pos, const LogDescriptor *d,
         log_data_sector_to_home(d, data_sector, home);
         ret = vhdx_io_pwrite(r->io, d->file_offset, home, LOG_SECTOR);
     } else {
-        ret = vhdx_io_pwrite_zeroes(r->io, d->file_offset, d->length);
+        /* ZeroLength may claim terabytes: leave holes alone */
+        ret = vhdx_io_zero_data(r->io, d->file_offset, d->length);
     }
     if (ret < 0) {
         return vhdx_io_error(errp, -ret, "VHDX log entry at 0x%" PRIx32 ": "

@@ -73,6 +73,13 @@ static inline int vhdx_io_truncate(VhdxIO *io, uint64_t length)
 int vhdx_io_pwrite_zeroes(VhdxIO *io, uint64_t offset, uint64_t len);
 
 /*
+ * Writes zeros over [@offset, @offset + @len) where it may hold data:
+ * holes are left alone, so zeroing a huge range of a sparse file
+ * allocates nothing (writing zeros there would allocate it all).
+ */
+int vhdx_io_zero_data(VhdxIO *io, uint64_t offset, uint64_t len);
+
+/*
  * Sets *@zero to how many bytes from @offset (at most @len) surely read
  * as zeros: 0 when the storage cannot tell.
  */

@@ -1344,6 +1344,33 @@ static void test_replay_far_home(void)
 }
 
 /*
+ * A zero descriptor over a large range writes zeros only where data may
+ * be: on a sparse file, zeroing holes would allocate them all
+ */
+static void test_replay_zero_skips_holes(void)
+{
+    g_autofree uint8_t *e = NULL;
+    TDesc d = {
+        .zero = true, .file_offset = FILE_SIZE, .zero_length = 64u << 20,
+    };
+    uint32_t len;
+    unsigned writes;
+    TEntry t;
+    Fixture f;
+
+    fixture_init(&f, 89);
+    t = entry_template(&f, 1, 0, &d, 1);
+    t.last = FILE_SIZE + (64u << 20);
+    e = build_entry(&t, &len);
+    put_entry(f.m, 0, e, len);
+    writes = f.m->writes;
+    g_assert_true(replay_ok(f.m, &f.guid));
+    g_assert_cmpuint(memio_size(f.m), ==, FILE_SIZE + (64u << 20));
+    g_assert_cmpuint(f.m->writes, ==, writes);
+    fixture_free(&f);
+}
+
+/*
  * The scan skips holes the storage reports and reads the rest a window
  * at a time: a 64 MiB log of zeros but one entry costs a handful of
  * calls, not one per sector.
@@ -1480,6 +1507,8 @@ int main(int argc, char **argv)
     g_test_add_func("/log/replay/idempotent", test_replay_idempotent);
     g_test_add_func("/log/replay/extends-file", test_replay_extends_file);
     g_test_add_func("/log/replay/far-home", test_replay_far_home);
+    g_test_add_func("/log/replay/zero-skips-holes",
+                    test_replay_zero_skips_holes);
     g_test_add_func("/log/scan/bounded-reads", test_scan_bounded_reads);
     g_test_add_func("/log/replay/truncated-file", test_replay_truncated_file);
     g_test_add_func("/log/replay/region-and-io-errors",
