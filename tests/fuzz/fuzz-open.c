@@ -3,9 +3,10 @@
  *
  * The input is an image file, raw or in the sparse form of
  * fuzz-sparse.h, its checksums recomputed (fuzz-fixup.h).  It is opened
- * read-only, checked, mapped and read; opened again tolerating damage
- * (VHDX_OPEN_CHECK) and for a look at its metadata only; repaired; and
- * finally opened writable, written to and closed, and read back.
+ * read-only, checked, mapped and read (for a look at its metadata only
+ * if that fails); opened again tolerating damage (VHDX_OPEN_CHECK) and,
+ * if that check finds damage, repaired; and finally opened writable,
+ * written to and closed, and read back.
  *
  * Expectations besides not crashing: a read-only open writes nothing; a
  * successful map describes a non-empty extent inside the request; a

@@ -27,6 +27,8 @@
 #include "vhdx/image.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MiB                 VHDX_MiB
@@ -317,6 +319,12 @@ static bool read_guest(Session *s, uint64_t off, uint64_t len, uint8_t *buf)
     return true;
 }
 
+/* Whether @len bytes at @p are all @byte */
+static bool buf_is(const uint8_t *p, uint64_t len, uint8_t byte)
+{
+    return len == 0 || (p[0] == byte && !memcmp(p, p + 1, len - 1));
+}
+
 /* Says where guest [@off, @off + @len) first differs from the model */
 static void mismatch(Session *s, uint64_t off, const uint8_t *have,
                      uint64_t len)
@@ -582,6 +590,34 @@ static void op_flush(Session *s)
     }
 }
 
+/*
+ * What a child gained by growing from @old to @new: its new blocks show
+ * the parent, but the rest of a last block it had written whole shows
+ * that block's zeroed tail.  QEMU grows a child only over a parent no
+ * longer than @old, where both read as zeros, so either is right: the
+ * model takes what each sector reads, provided it is one of the two.
+ */
+static void settle_grown(Session *s, uint64_t old, uint64_t new)
+{
+    static uint8_t buf[CHUNK];
+
+    for (uint64_t off = old; s->model_on && off < new; ) {
+        uint64_t n = MIN(new - off, CHUNK);
+
+        if (!read_guest(s, off, n, buf)) {
+            return;
+        }
+        for (uint64_t i = 0; i < n; i += s->lss) {
+            FUZZ_CHECK(buf_is(buf + i, s->lss, 0) ||
+                       buf_is(buf + i, s->lss, PARENT_BYTE),
+                       "grown sector at %" G_GUINT64_FORMAT " reads "
+                       "neither zeros nor the parent", off + i);
+        }
+        memcpy(s->model + off, buf, n);
+        off += n;
+    }
+}
+
 static void op_grow(Session *s, uint8_t arg, uint64_t len)
 {
     uint64_t size = vhdx_image_virtual_size(s->img);
@@ -617,6 +653,9 @@ static void op_grow(Session *s, uint8_t arg, uint64_t len)
     if (ok(s, ret, &err, "grow")) {
         model_resize(s, new_size);
         model_durable(s);
+        if (s->child) {
+            settle_grown(s, size, new_size);
+        }
     }
 }
 
@@ -786,6 +825,23 @@ static void op_crash(Session *s, uint8_t arg)
 
 /* ---- the session ---- */
 
+static const char *const op_names[OP_COUNT] = {
+    "write", "write-zeroes", "discard", "flush", "grow", "make-empty",
+    "set-parent", "reopen-rw", "reopen-ro", "check", "read", "crash",
+    "trim", "make-clean", "grants",
+};
+
+/* FUZZ_SESSION_TRACE=1 in the environment prints each operation */
+static bool tracing(void)
+{
+    static int on = -1;
+
+    if (on < 0) {
+        on = getenv("FUZZ_SESSION_TRACE") != NULL;
+    }
+    return on;
+}
+
 /* Runs one operation record on the open image */
 static void run_op(Session *s, FuzzInput *in)
 {
@@ -802,6 +858,11 @@ static void run_op(Session *s, FuzzInput *in)
     }
     off = start % (size / s->lss) * s->lss;
     len = MIN(sectors * s->lss, size - off);
+    if (tracing()) {
+        fprintf(stderr, "%s arg 0x%02x at %" G_GUINT64_FORMAT " length %"
+                G_GUINT64_FORMAT " (size %" G_GUINT64_FORMAT ")\n",
+                op_names[op], arg, off, len, size);
+    }
     switch (op) {
     case OP_WRITE:
         guest_write(s, off, len, arg);
