@@ -111,17 +111,20 @@ fuzz_one() {
     rm -f "$work"/fuzz-*.log
     # -jobs=1: one worker whose output goes to fuzz-0.log in $work
     (cd "$work" &&
-     /usr/bin/time -f '%U %S' -o "$work/cpu" \
+     /usr/bin/time -f '%e %U %S' -o "$work/time" \
      "$OUT/fuzz-$h" $(fuzz_opts "$h") -jobs=1 -workers=1 \
          -max_total_time="$FUZZ_SECONDS" -artifact_prefix="$found/" \
          "$OUT/corpus/$h" "$CORPUS/$h" >"$work/driver.log" 2>&1) || true
     log=$work/fuzz-0.log
-    cpu=$(awk '{ printf "%.0f", $1 + $2 }' "$work/cpu" 2>/dev/null || echo '?')
+    # time(1) says first how the command exited when it failed
+    secs=$(tail -n 1 "$work/time" | awk '{ printf "%.0f", $1 }')
+    cpu=$(tail -n 1 "$work/time" | awk '{ printf "%.0f", $2 + $3 }')
     cp "$log" "$LOGS/fuzz-$h.log" 2>/dev/null || true
+    # The final statistics, or the last status line of a run that crashed
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" |
             grep -o '[0-9]*$' | tail -n 1)
-    secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" |
-           grep -o 'in [0-9]*' | grep -o '[0-9]*' | tail -n 1)
+    [ -n "$execs" ] ||
+        execs=$(grep -ao '^#[0-9]*' "$log" | tail -n 1 | tr -d '#')
     n=$(find "$found" -type f \( -name 'crash-*' -o -name 'leak-*' \
              -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
     printf '    %-8s %9s executions in %ss (%ss CPU), corpus %s, %s\n' \
@@ -161,9 +164,15 @@ merge() {
         for d in "$CORPUS/$h" "$OUT/seeds/$h" "$OUT/corpus/$h"; do
             [ -d "$d" ] && dirs+=("$d")
         done
-        "$OUT/fuzz-$h" $(fuzz_opts "$h") -merge=1 "$OUT/merged/$h" \
+        # Edges only, not hit counts: a corpus make check replays in
+        # seconds, also with ASan
+        "$OUT/fuzz-$h" $(fuzz_opts "$h") -merge=1 -use_counters=0 \
+            -use_value_profile=0 "$OUT/merged/$h" \
             "${dirs[@]}" >"$LOGS/fuzz-merge-$h.log" 2>&1 ||
             die "merging the $h corpus failed (see $LOGS/fuzz-merge-$h.log)"
+        # What the committed corpus held stays in the fuzzing corpus
+        mkdir -p "$OUT/corpus/$h"
+        cp -n "$CORPUS/$h"/* "$OUT/corpus/$h"/ 2>/dev/null || true
         rm -rf "$CORPUS/$h"
         mkdir -p "$CORPUS"
         cp -r "$OUT/merged/$h" "$CORPUS/$h"
