@@ -436,7 +436,9 @@ static int check_region_tables(VhdxImage *img, bool repair,
         }
         report->repaired++;
     }
-    report_fault(opaque, &fault, repair);
+    if (report_fault) {
+        report_fault(opaque, &fault, repair);
+    }
     return 0;
 }
 
@@ -481,7 +483,9 @@ static int check_round(VhdxImage *img, bool repair, VhdxFaultFn *report_fault,
             }
             (*repaired)++;
         }
-        report_fault(opaque, &fault, repair);
+        if (report_fault) {
+            report_fault(opaque, &fault, repair);
+        }
     }
     *found = round.found;
     return repair ? vhdx_image_flush(img, errp) : 0;

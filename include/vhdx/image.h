@@ -329,8 +329,8 @@ typedef struct VhdxCheckReport {
 } VhdxCheckReport;
 
 /*
- * Finds what is wrong with the image, calling @report_fault for each
- * fault, and with @repair (a writable image) repairs every fault through
+ * Finds what is wrong with the image, calling @report_fault (if not
+ * NULL) for each fault, and with @repair (a writable image) repairs every fault through
  * the log as vhdx/check.c describes.  Leaks are only counted: see
  * vhdx_image_trim.
  */
