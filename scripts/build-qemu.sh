@@ -25,6 +25,10 @@ CONFIGURE_OPTS=(
 # A second build tree may add options (make check-sanitize: sanitizers)
 read -r -a EXTRA_OPTS <<< "${QEMU_EXTRA_CONFIGURE:-}"
 CONFIGURE_OPTS+=("${EXTRA_OPTS[@]}")
+# Logs: qemu-configure.log and qemu-build.log for the main tree, named
+# after the tree for another (qemu-sanitize-build.log)
+LOG_PREFIX=qemu
+[ "$QEMU_BUILD" = "$BUILD/qemu-build" ] || LOG_PREFIX=${QEMU_BUILD##*/}
 TARGETS=(qemu-img qemu-io qemu-nbd storage-daemon/qemu-storage-daemon
          qemu-system-x86_64)
 STAMP=$QEMU_BUILD/.qemu-vhdx-configure
@@ -36,10 +40,10 @@ configure() {
        [ "$(cat "$STAMP")" = "$want" ]; then
         return
     fi
-    say "qemu: configure (log: ${LOGS#$ROOT/}/qemu-configure.log)"
+    say "qemu: configure (log: ${LOGS#$ROOT/}/$LOG_PREFIX-configure.log)"
     rm -rf "$QEMU_BUILD"
     mkdir -p "$QEMU_BUILD"
-    (cd "$QEMU_BUILD" && run qemu-configure "$SRC_DIR/configure" "${CONFIGURE_OPTS[@]}")
+    (cd "$QEMU_BUILD" && run "$LOG_PREFIX-configure" "$SRC_DIR/configure" "${CONFIGURE_OPTS[@]}")
     printf '%s\n' "$want" > "$STAMP"
 }
 
@@ -59,13 +63,13 @@ link_firmware() {
 }
 
 build() {
-    say "qemu: ninja ${TARGETS[*]} (log: ${LOGS#$ROOT/}/qemu-build.log)"
+    say "qemu: ninja ${TARGETS[*]} (log: ${LOGS#$ROOT/}/$LOG_PREFIX-build.log)"
     local start=$SECONDS
-    if ! ninja -C "$QEMU_BUILD" -j "$JOBS" -k 0 "${TARGETS[@]}" > "$LOGS/qemu-build.log" 2>&1; then
-        grep -E -A8 'error:|FAILED:|ERROR' "$LOGS/qemu-build.log" | head -n 80 >&2
-        die "QEMU build failed; see $LOGS/qemu-build.log"
+    if ! ninja -C "$QEMU_BUILD" -j "$JOBS" -k 0 "${TARGETS[@]}" > "$LOGS/$LOG_PREFIX-build.log" 2>&1; then
+        grep -E -A8 'error:|FAILED:|ERROR' "$LOGS/$LOG_PREFIX-build.log" | head -n 80 >&2
+        die "QEMU build failed; see $LOGS/$LOG_PREFIX-build.log"
     fi
-    note "$(grep -c '^\[' "$LOGS/qemu-build.log" || true) build step(s), $((SECONDS - start)) s"
+    note "$(grep -c '^\[' "$LOGS/$LOG_PREFIX-build.log" || true) build step(s), $((SECONDS - start)) s"
 }
 
 main() {
