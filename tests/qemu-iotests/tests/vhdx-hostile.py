@@ -16,159 +16,16 @@ import struct
 import sys
 import uuid
 
-KiB = 1024
-MiB = 1024 * KiB
-
-HEADER_OFFSETS = (64 * KiB, 128 * KiB)
-HEADER_SIZE = 4 * KiB
-REGION_OFFSETS = (192 * KiB, 256 * KiB)
-REGION_SIZE = 64 * KiB
-
-BAT_GUID = uuid.UUID('2dc27766-f623-4200-9d64-115e9bfd4a08')
-METADATA_GUID = uuid.UUID('8b7ca206-4790-4b9a-b8fe-575f050f886e')
-
-FILE_PARAMETERS = uuid.UUID('caa16737-fa36-4d43-b3b6-33f0aa44e76b')
-VIRTUAL_DISK_SIZE = uuid.UUID('2fa54224-cd1b-4876-b211-5dbed83bf4b8')
-LOGICAL_SECTOR_SIZE = uuid.UUID('8141bf1d-a96f-4709-ba47-f233a8faab5f')
+# The format helpers live next to this script, shared with
+# vhdx_hostile_corpus.py
+from vhdx_format import (KiB, MiB, HEADER_OFFSETS, REGION_OFFSETS, BAT_GUID,
+                         FILE_PARAMETERS, VIRTUAL_DISK_SIZE,
+                         LOGICAL_SECTOR_SIZE, Image, current_header,
+                         patch_headers, region_entries, patch_region_tables,
+                         metadata_offset, metadata_item, read_bat, write_bat,
+                         set_checksum)
 
 LOG_GUID = uuid.UUID('01234567-89ab-cdef-0123-456789abcdef')
-
-
-def _crc32c_table():
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-CRC_TABLE = _crc32c_table()
-
-
-def crc32c(data):
-    """CRC-32C (Castagnoli), reflected, init and xorout 0xffffffff"""
-    crc = 0xffffffff
-    for b in data:
-        crc = CRC_TABLE[(crc ^ b) & 0xff] ^ (crc >> 8)
-    return crc ^ 0xffffffff
-
-
-# The check value of the algorithm: catches a wrong table at once
-assert crc32c(b'123456789') == 0xe3069283
-
-
-class Image:
-    def __init__(self, path):
-        self.f = open(path, 'r+b')
-
-    def read(self, offset, length):
-        self.f.seek(offset)
-        return bytearray(self.f.read(length))
-
-    def write(self, offset, data):
-        self.f.seek(offset)
-        self.f.write(data)
-
-    def length(self):
-        self.f.seek(0, 2)
-        return self.f.tell()
-
-    def close(self):
-        self.f.close()
-
-
-def set_checksum(buf):
-    """Fills in the CRC-32C at offset 4, computed with the field zeroed"""
-    struct.pack_into('<I', buf, 4, 0)
-    struct.pack_into('<I', buf, 4, crc32c(buf))
-
-
-def current_header(img):
-    """The header with the higher sequence number"""
-    best = None
-    for off in HEADER_OFFSETS:
-        h = img.read(off, HEADER_SIZE)
-        seq = struct.unpack_from('<Q', h, 8)[0]
-        if best is None or seq > best[0]:
-            best = (seq, h)
-    return best[1]
-
-
-def patch_headers(img, fmt, field, value, fix_crc=True):
-    for off in HEADER_OFFSETS:
-        h = img.read(off, HEADER_SIZE)
-        if fmt is not None:
-            struct.pack_into(fmt, h, field, value)
-        if fix_crc:
-            set_checksum(h)
-        else:
-            struct.pack_into('<I', h, 4, 0xdeadbeef)
-        img.write(off, h)
-
-
-def region_entries(img):
-    rt = img.read(REGION_OFFSETS[0], REGION_SIZE)
-    count = struct.unpack_from('<I', rt, 8)[0]
-    entries = {}
-    for i in range(count):
-        e = 16 + 32 * i
-        guid = uuid.UUID(bytes_le=bytes(rt[e:e + 16]))
-        offset, length = struct.unpack_from('<QI', rt, e + 16)
-        entries[guid] = (i, offset, length)
-    return entries
-
-
-def patch_region_tables(img, fmt, field, value, fix_crc=True):
-    for off in REGION_OFFSETS:
-        rt = img.read(off, REGION_SIZE)
-        if fmt is not None:
-            struct.pack_into(fmt, rt, field, value)
-        if fix_crc:
-            set_checksum(rt)
-        else:
-            struct.pack_into('<I', rt, 4, 0xdeadbeef)
-        img.write(off, rt)
-
-
-def metadata_offset(img):
-    return region_entries(img)[METADATA_GUID][1]
-
-
-def metadata_item(img, guid):
-    """File offset of metadata item @guid"""
-    md = metadata_offset(img)
-    table = img.read(md, 64 * KiB)
-    assert table[0:8] == b'metadata'
-    count = struct.unpack_from('<H', table, 10)[0]
-    for i in range(count):
-        e = 32 + 32 * i
-        if uuid.UUID(bytes_le=bytes(table[e:e + 16])) == guid:
-            return md + struct.unpack_from('<I', table, e + 16)[0]
-    raise KeyError(guid)
-
-
-def bat_offset(img):
-    return region_entries(img)[BAT_GUID][1]
-
-
-def bat_index(img, block):
-    """BAT index of payload block @block (one bitmap entry per chunk)"""
-    block_size = struct.unpack('<I', img.read(metadata_item(img, FILE_PARAMETERS), 4))[0]
-    sector = struct.unpack('<I', img.read(metadata_item(img, LOGICAL_SECTOR_SIZE), 4))[0]
-    chunk_ratio = (1 << 23) * sector // block_size
-    return block + block // chunk_ratio
-
-
-def read_bat(img, block):
-    off = bat_offset(img) + 8 * bat_index(img, block)
-    return struct.unpack('<Q', img.read(off, 8))[0]
-
-
-def write_bat(img, block, entry):
-    off = bat_offset(img) + 8 * bat_index(img, block)
-    img.write(off, struct.pack('<Q', entry))
 
 
 def write_log_entry(img, entry_length, flushed, last):
