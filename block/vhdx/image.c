@@ -48,14 +48,44 @@ static int image_validate_file_id(VhdxIO *io, uint64_t length, GError **errp)
     return 0;
 }
 
-static int image_validate_log_placement(const VhdxHeader *h, uint64_t length,
+static bool image_ranges_overlap(uint64_t a, uint64_t a_len, uint64_t b,
+                                 uint64_t b_len)
+{
+    return a < b + b_len && b < a + a_len;
+}
+
+/*
+ * The log must lie inside the file and clear of the header area and of
+ * the regions, before a replay writes anything: replaying a log that
+ * overlaps the BAT would change the file and only then be refused.  The
+ * regions are those of the region table on disk; if it cannot be read
+ * yet (the log may repair it), the space scan after the replay judges.
+ */
+static int image_validate_log_placement(VhdxImage *img, uint64_t length,
                                         GError **errp)
 {
+    const VhdxHeader *h = &img->header.current;
+    VhdxRegions r;
+    bool clear;
+
     if (h->log_offset > length || h->log_length > length - h->log_offset) {
         return vhdx_error(errp, EINVAL, "VHDX header: the log at 0x%" PRIx64
                           " (%" PRIu32 " bytes) lies beyond the end of the "
                           "file (%" PRIu64 " bytes)", h->log_offset,
                           h->log_length, length);
+    }
+    clear = !image_ranges_overlap(h->log_offset, h->log_length, 0,
+                                  VHDX_HEADER_AREA_SIZE);
+    if (clear && vhdx_region_load(img->io, length, &r, NULL) == 0) {
+        clear = !image_ranges_overlap(h->log_offset, h->log_length,
+                                      r.bat_offset, r.bat_length) &&
+                !image_ranges_overlap(h->log_offset, h->log_length,
+                                      r.metadata_offset, r.metadata_length);
+    }
+    if (!clear) {
+        return vhdx_error(errp, EINVAL, "VHDX header: the log at 0x%" PRIx64
+                          " (%" PRIu32 " bytes) overlaps the header area or "
+                          "a region", h->log_offset, h->log_length);
     }
     return 0;
 }
@@ -66,7 +96,8 @@ static int image_validate_log_placement(const VhdxHeader *h, uint64_t length,
  * the file, through which the image is then read.  The file is untouched;
  * a first write replays the log for real (image_write_log_home).
  */
-static int image_replay_log_in_memory(VhdxImage *img, GError **errp)
+static int image_replay_log_in_memory(VhdxImage *img, int64_t length,
+                                      GError **errp)
 {
     VhdxHeader *h = &img->header.current;
     GError *err = NULL;
@@ -76,6 +107,7 @@ static int image_replay_log_in_memory(VhdxImage *img, GError **errp)
     img->io = img->shadow;
     ret = vhdx_log_replay(img->io, h->log_offset, h->log_length,
                           &h->log_guid, &img->log_pending, &err);
+    img->length_before_replay = length;
     if (ret == -EFBIG) {
         g_error_free(err);
         return vhdx_error(errp, EFBIG, "VHDX log holds more changes than a "
@@ -112,7 +144,7 @@ static int image_replay_log(VhdxImage *img, int64_t length, GError **errp)
         return 0;
     }
     if (!img->writable) {
-        return image_replay_log_in_memory(img, errp);
+        return image_replay_log_in_memory(img, length, errp);
     }
     ret = vhdx_log_replay(img->io, h.log_offset, h.log_length, &h.log_guid,
                           &img->log_replayed, errp);
@@ -131,7 +163,9 @@ static int image_replay_log(VhdxImage *img, int64_t length, GError **errp)
 /*
  * Home sectors a replay wrote past the end of the file and beyond every
  * structure the replayed metadata references are of no use: cut them
- * off, so that a replay never leaves the file larger than it needs.
+ * off, so that a replay never leaves the file larger than it needs.  A
+ * replay in memory cuts its view back the same way, so a check sees no
+ * leak the file does not have.
  */
 static int image_trim_replay_growth(VhdxImage *img, int64_t length,
                                     uint64_t used_end, GError **errp)
@@ -254,7 +288,7 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
     if (ret < 0) {
         return ret;
     }
-    ret = image_validate_log_placement(&img->header.current, length, errp);
+    ret = image_validate_log_placement(img, length, errp);
     if (ret < 0) {
         return ret;
     }

@@ -30,25 +30,30 @@ int vhdx_io_pwrite_zeroes(VhdxIO *io, uint64_t offset, uint64_t len)
     return 0;
 }
 
-int vhdx_io_zero_run(VhdxIO *io, uint64_t offset, uint64_t len,
-                     uint64_t *zero)
+int vhdx_io_extent(VhdxIO *io, uint64_t offset, uint64_t len, bool *zero,
+                   uint64_t *run)
 {
-    *zero = 0;
-    if (!io->block_status) {
+    *zero = false;
+    *run = len;
+    if (!io->block_status || !len) {
         return 0;
     }
-    /* The storage may describe one hole in several pieces */
-    while (*zero < len) {
+    /* The storage may describe one extent in several pieces */
+    for (uint64_t done = 0; done < len;) {
         uint64_t pnum = 0;
-        int ret = io->block_status(io, offset + *zero, len - *zero, &pnum);
+        int ret = io->block_status(io, offset + done, len - done, &pnum);
 
         if (ret < 0) {
             return ret;
         }
-        if (ret == 0 || pnum == 0) {
-            break;
+        pnum = MIN(MAX(pnum, 1), len - done);
+        if (done == 0) {
+            *zero = ret == 1;
+        } else if (*zero != (ret == 1)) {
+            *run = done;
+            return 0;
         }
-        *zero += MIN(pnum, len - *zero);
+        done += pnum;
     }
     return 0;
 }

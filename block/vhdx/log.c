@@ -104,9 +104,10 @@ typedef struct LogRegion {
     uint32_t length;
     const VhdxGuid *guid;
     uint8_t *buf;
-    uint8_t *window;                /* LOG_WINDOW bytes of the ring... */
-    uint32_t window_pos;            /* ...from this log offset... */
-    bool window_valid;              /* ...once something was read */
+    uint8_t *window;                /* up to LOG_WINDOW bytes of the ring */
+    uint32_t window_pos;            /* ...from this log offset */
+    uint32_t window_len;            /* 0 until something was read */
+    uint64_t data_end;              /* data may lie up to here, then holes */
 } LogRegion;
 
 typedef struct LogEntryHeader {
@@ -174,22 +175,34 @@ static bool log_ranges_overlap(uint64_t a, uint64_t a_len,
 
 /* ---- Reading and validating entries ---- */
 
+/*
+ * How much to read ahead from @pos: a window, but no further than the end
+ * of the ring or, where the scan knows a hole follows, than the data
+ */
+static uint32_t log_read_ahead(const LogRegion *r, uint32_t pos)
+{
+    uint64_t len = MIN(LOG_WINDOW, r->length - pos);
+
+    if (r->data_end > pos) {
+        len = MIN(len, log_align_up(r->data_end - pos, LOG_SECTOR));
+    }
+    return len;
+}
+
 static int log_read_sector(LogRegion *r, uint32_t pos, uint8_t *buf,
                            GError **errp)
 {
-    if (!r->window_valid || pos < r->window_pos ||
-        pos - r->window_pos >= LOG_WINDOW) {
-        uint32_t start = log_align_down(pos, LOG_WINDOW);
-        int ret = vhdx_io_pread(r->io, r->offset + start, r->window,
-                                LOG_WINDOW);
+    if (pos < r->window_pos || pos - r->window_pos >= r->window_len) {
+        uint32_t len = log_read_ahead(r, pos);
+        int ret = vhdx_io_pread(r->io, r->offset + pos, r->window, len);
 
         if (ret < 0) {
-            r->window_valid = false;
+            r->window_len = 0;
             return vhdx_io_error(errp, -ret, "VHDX log: cannot read the log "
-                                 "at 0x%" PRIx32, start);
+                                 "at 0x%" PRIx32, pos);
         }
-        r->window_pos = start;
-        r->window_valid = true;
+        r->window_pos = pos;
+        r->window_len = len;
     }
     memcpy(buf, r->window + (pos - r->window_pos), LOG_SECTOR);
     return 0;
@@ -433,27 +446,27 @@ static int log_entry_validate(LogRegion *r, uint32_t pos, LogEntryHeader *h,
 
 /*
  * How many bytes of whole zero sectors start at log offset @start (up to
- * the end of the ring).  When none do, *@data_end becomes the log offset
- * up to which the storage said data may lie, so it is not asked again
- * for every sector there.  Returns the byte count or a negative errno.
+ * the end of the ring); when none do, r->data_end becomes the end of the
+ * data there, so that the storage is not asked again for every sector
+ * and no more than that data is read.  Returns the byte count or a
+ * negative errno.
  */
-static int64_t log_zero_run(LogRegion *r, uint32_t start, uint64_t *data_end,
-                            GError **errp)
+static int64_t log_zero_run(LogRegion *r, uint32_t start, GError **errp)
 {
-    uint64_t zero;
-    int ret = vhdx_io_zero_run(r->io, r->offset + start, r->length - start,
-                               &zero);
+    uint64_t run;
+    bool zero;
+    int ret = vhdx_io_extent(r->io, r->offset + start, r->length - start,
+                             &zero, &run);
 
     if (ret < 0) {
         return vhdx_io_error(errp, -ret, "VHDX log: cannot look for holes "
                              "at 0x%" PRIx32, start);
     }
-    zero = log_align_down(zero, LOG_SECTOR);
-    if (zero == 0) {
-        /* Ask again only a window later, where reading costs a read */
-        *data_end = log_align_down(start, LOG_WINDOW) + LOG_WINDOW;
+    if (zero && run >= LOG_SECTOR) {
+        return log_align_down(run, LOG_SECTOR);
     }
-    return zero;
+    r->data_end = start + log_align_up(MAX(run, 1), LOG_SECTOR);
+    return 0;
 }
 
 /*
@@ -531,10 +544,11 @@ static int64_t log_scan_run(LogRegion *r, uint32_t start, GArray *starts,
 static int log_find_active(LogRegion *r, LogSequence *active, GError **errp)
 {
     g_autoptr(GArray) starts = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-    uint64_t scanned = 0, data_end = 0;
+    uint64_t scanned = 0;
     uint32_t start = 0;
 
     *active = (LogSequence) { .found = false };
+    r->data_end = 0;
     while (scanned < r->length) {
         int64_t run = 0;
 
@@ -542,8 +556,8 @@ static int log_find_active(LogRegion *r, LogSequence *active, GError **errp)
          * A zero sector starts no entry: skip holes unread, so an empty
          * log costs nothing however large it claims to be.
          */
-        if (scanned >= data_end) {
-            run = log_zero_run(r, start, &data_end, errp);
+        if (scanned >= r->data_end) {
+            run = log_zero_run(r, start, errp);
         }
         if (run == 0) {
             run = log_scan_run(r, start, starts, active, errp);

@@ -13,6 +13,7 @@
 #ifndef VHDX_IO_H
 #define VHDX_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,10 +81,11 @@ int vhdx_io_pwrite_zeroes(VhdxIO *io, uint64_t offset, uint64_t len);
 int vhdx_io_zero_data(VhdxIO *io, uint64_t offset, uint64_t len);
 
 /*
- * Sets *@zero to how many bytes from @offset (at most @len) surely read
- * as zeros: 0 when the storage cannot tell.
+ * The extent at @offset (at most @len bytes): *@zero says whether it
+ * surely reads as zeros, *@run how long it is (at least 1 byte when @len
+ * is not 0).  Storage that cannot tell has one data extent of @len.
  */
-int vhdx_io_zero_run(VhdxIO *io, uint64_t offset, uint64_t len,
-                     uint64_t *zero);
+int vhdx_io_extent(VhdxIO *io, uint64_t offset, uint64_t len, bool *zero,
+                   uint64_t *run);
 
 #endif /* VHDX_IO_H */

@@ -793,6 +793,7 @@ static void test_replay_leaves_no_growth(void)
     VhdxLogSector s = { .file_offset = 200 * MiB, .data = sector };
     VhdxImage *img = opened(m, 0);
     VhdxHeader h = img->header.current;
+    VhdxCheckReport r;
     VhdxGuid guid;
     VhdxLog log;
 
@@ -810,6 +811,9 @@ static void test_replay_leaves_no_growth(void)
     m->writes = 0;
     img = opened(m, 0);
     g_assert_cmpint(vhdx_image_log_state(img), ==, VHDX_LOG_PENDING);
+    /* The view in memory is cut back too: no leak the file lacks */
+    g_assert_cmpint(checked(img, false, NULL, &r), ==, 0);
+    g_assert_cmpuint(r.leaked_bytes, ==, 0);
     vhdx_image_free(img);
     g_assert_cmpuint(m->writes, ==, 0);
     g_assert_cmpuint(memio_size(m), ==, size);
@@ -818,6 +822,44 @@ static void test_replay_leaves_no_growth(void)
     g_assert_cmpint(vhdx_image_log_state(img), ==, VHDX_LOG_REPLAYED);
     vhdx_image_free(img);
     g_assert_cmpuint(memio_size(m), ==, size);
+}
+
+/*
+ * A header whose log lies on the BAT, with an entry there: the open is
+ * refused before the replay writes anything
+ */
+static void test_log_on_bat_refused_unchanged(void)
+{
+    VhdxCreateParams p = dynamic_params(64 * MiB, 4 * MiB);
+    g_autoptr(MemIO) m = created(&p);
+    g_autoptr(MemIO) before = NULL;
+    g_autoptr(GError) err = NULL;
+    uint8_t sector[VHDX_LOG_SECTOR_SIZE];
+    VhdxImage *img = opened(m, 0);
+    VhdxHeader h = img->header.current;
+    VhdxLogSector s = { .file_offset = 60 * MiB, .data = sector };
+    VhdxLog log;
+
+    h.log_offset = img->regions.bat_offset;
+    vhdx_guid_generate(&h.log_guid);
+    g_assert_cmpint(vhdx_header_update(memio_io(m), &img->header, &h, NULL),
+                    ==, 0);
+    vhdx_image_free(img);
+    memset(sector, 0x5a, sizeof(sector));
+    g_byte_array_set_size(m->data, 61 * MiB);
+    vhdx_log_init(&log, memio_io(m), h.log_offset, h.log_length, &h.log_guid);
+    m->cut_after_writes = m->writes + 1;
+    g_assert_cmpint(vhdx_log_commit(&log, &s, 1, NULL), ==, 0);
+    m->cut_after_writes = 0;
+
+    before = memio_dup(m);
+    img = NULL;
+    g_assert_cmpint(vhdx_image_open(memio_io(m), VHDX_OPEN_WRITE, &img,
+                                    &err), ==, -EINVAL);
+    g_assert_nonnull(strstr(err->message, "overlaps the header area or a "
+                            "region"));
+    g_assert_cmpmem(memio_bytes(m), memio_size(m), memio_bytes(before),
+                    memio_size(before));
 }
 
 int main(int argc, char **argv)
@@ -850,6 +892,8 @@ int main(int argc, char **argv)
                     test_stale_log_guid_cleared);
     g_test_add_func("/image/replay-leaves-no-growth",
                     test_replay_leaves_no_growth);
+    g_test_add_func("/image/log-on-bat-refused-unchanged",
+                    test_log_on_bat_refused_unchanged);
     g_test_add_func("/image/mutations-never-crash",
                     test_mutations_never_crash);
     return g_test_run();

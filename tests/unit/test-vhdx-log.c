@@ -1409,6 +1409,21 @@ static void test_scan_bounded_reads(void)
                                           &f.guid, &needed, &err), ==, 0);
     g_assert_false(needed);
     g_assert_cmpuint(m->reads, ==, log_len >> 20);
+
+    /*
+     * One sector of data (no entry) at each MiB, holes between: only the
+     * data is read, not the holes after it
+     */
+    memset(memio_bytes(m) + LOG_OFF, 0, log_len);
+    for (uint32_t off = 0; off < log_len; off += 1u << 20) {
+        memset(memio_bytes(m) + LOG_OFF + off, 0xa5, SECTOR);
+    }
+    m->reads = 0;
+    m->bytes_read = 0;
+    g_assert_cmpint(vhdx_log_needs_replay(memio_io(m), LOG_OFF, log_len,
+                                          &f.guid, &needed, &err), ==, 0);
+    g_assert_false(needed);
+    g_assert_cmpuint(m->bytes_read, ==, (uint64_t)(log_len >> 20) * SECTOR);
     fixture_free(&f);
 }
 

@@ -20,6 +20,7 @@ static int memio_pread(VhdxIO *io, uint64_t offset, void *buf, size_t len)
     size_t avail = 0;
 
     m->reads++;
+    m->bytes_read += len;
     if (m->fail_reads_errno) {
         return -m->fail_reads_errno;
     }

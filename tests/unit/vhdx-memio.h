@@ -16,6 +16,7 @@ typedef struct MemIO {
     VhdxIO io;
     GByteArray *data;
     unsigned reads;             /* pread calls so far */
+    uint64_t bytes_read;        /* ...and the bytes they asked for */
     unsigned writes;            /* pwrite calls so far */
     unsigned flushes;
     unsigned truncates;
