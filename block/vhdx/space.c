@@ -115,6 +115,26 @@ static int scan_entry(SpaceMap *m, const VhdxBatGeometry *g, uint64_t index,
     return 0;
 }
 
+/* How many entries from @index on lie in a hole of the file (*@skip) */
+static int space_bat_hole(VhdxIO *io, const VhdxRegions *r,
+                          const VhdxBatGeometry *g, uint64_t index,
+                          uint64_t *skip, GError **errp)
+{
+    uint64_t run;
+    bool zero;
+    int ret;
+
+    ret = vhdx_io_extent(io, r->bat_offset + index * VHDX_BAT_ENTRY_SIZE,
+                         (g->total_entries - index) * VHDX_BAT_ENTRY_SIZE,
+                         &zero, &run);
+    if (ret < 0) {
+        return vhdx_io_error(errp, -ret, "VHDX BAT: cannot look for holes "
+                             "from entry %" PRIu64, index);
+    }
+    *skip = zero ? run / VHDX_BAT_ENTRY_SIZE : 0;
+    return 0;
+}
+
 static int scan_bat(VhdxIO *io, SpaceMap *m, const VhdxRegions *r,
                     const VhdxBatGeometry *g, uint64_t file_length,
                     bool tolerate, VhdxSpaceScan *out, GError **errp)
@@ -126,7 +146,20 @@ static int scan_bat(VhdxIO *io, SpaceMap *m, const VhdxRegions *r,
 
     while (index < g->total_entries) {
         uint64_t n = MIN(SCAN_BATCH_ENTRIES, g->total_entries - index);
+        uint64_t skip = 0;
 
+        /*
+         * A hole in the BAT holds entries of state 0, NOT_PRESENT, which
+         * use no space: a huge sparse BAT costs nothing to scan
+         */
+        ret = space_bat_hole(io, r, g, index, &skip, errp);
+        if (ret < 0) {
+            return ret;
+        }
+        if (skip) {
+            index += skip;
+            continue;
+        }
         ret = vhdx_io_pread(io, r->bat_offset + index * VHDX_BAT_ENTRY_SIZE,
                             buf, n * VHDX_BAT_ENTRY_SIZE);
         if (ret < 0) {

@@ -862,6 +862,22 @@ static void test_log_on_bat_refused_unchanged(void)
                     memio_size(before));
 }
 
+/* A BAT that is a hole is not read at open: a huge disk opens at once */
+static void test_open_skips_bat_holes(void)
+{
+    VhdxCreateParams p = dynamic_params(4 * VHDX_TiB, MiB);
+    g_autoptr(MemIO) m = NULL;
+    VhdxImage *img;
+
+    p.block_state_zero = false;
+    m = created(&p);
+    m->bytes_read = 0;
+    img = opened(m, 0);
+    g_assert_cmpuint(img->regions.bat_length, >=, 32 * MiB);
+    g_assert_cmpuint(m->bytes_read, <, 4 * MiB);
+    vhdx_image_free(img);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -894,6 +910,7 @@ int main(int argc, char **argv)
                     test_replay_leaves_no_growth);
     g_test_add_func("/image/log-on-bat-refused-unchanged",
                     test_log_on_bat_refused_unchanged);
+    g_test_add_func("/image/open-skips-bat-holes", test_open_skips_bat_holes);
     g_test_add_func("/image/mutations-never-crash",
                     test_mutations_never_crash);
     return g_test_run();
