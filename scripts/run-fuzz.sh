@@ -12,18 +12,19 @@
 #             found (build/fuzz/corpus) into tests/fuzz/corpus (-merge=1)
 #   coverage  build with clang source coverage, run the harnesses over the
 #             union of the corpora, print line coverage of block/vhdx/
-# FUZZ_HARNESSES picks harnesses (default: open session locator log).
+# FUZZ_HARNESSES picks harnesses (default: open session locator log create).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 OUT=$BUILD/fuzz
 CORPUS=$ROOT/tests/fuzz/corpus
-HARNESSES=(${FUZZ_HARNESSES:-open session locator log})
+HARNESSES=(${FUZZ_HARNESSES:-open session locator log create})
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 CC=${FUZZ_CC:-clang}
 
 # Per harness: the largest input libFuzzer makes (see each harness)
-declare -A MAX_LEN=([open]=65536 [session]=1024 [locator]=8192 [log]=65536)
+declare -A MAX_LEN=([open]=65536 [session]=1024 [locator]=8192 [log]=65536
+                    [create]=512)
 
 SUPPORT_SRCS=(tests/unit/vhdx-memio.c tests/unit/vhdx-test-image.c
               tests/fuzz/fuzz-fixup.c tests/fuzz/fuzz-io.c

@@ -10,13 +10,23 @@
  *
  * Expectations besides not crashing: a read-only open writes nothing; a
  * successful map describes a non-empty extent inside the request; a
- * repair that leaves nothing leaves an image that opens as it is.
+ * repair that leaves nothing leaves an image that opens as it is; every
+ * failure comes with a clean error (vhdx/error.h).
+ *
+ * A sparse input may also carry a fault plan for one of these stages
+ * (fuzz-open.h): the storage fails a chosen call there.  What the stage
+ * expects of a repair then no longer holds; after the stage, faults off,
+ * the image must open read-only or fail to cleanly.  FUZZ_FAULT_STRICT=1
+ * in the environment also asks, of an image the first check found
+ * healthy, that it reopens writable and checks clean: a promise the
+ * headers do not make, for looking at what breaks it.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "fuzz-fixup.h"
 #include "fuzz-io.h"
+#include "fuzz-open.h"
 #include "fuzz-sparse.h"
 #include "fuzz-util.h"
 #include "vhdx/crc32c.h"
@@ -24,6 +34,7 @@
 #include "vhdx/format.h"
 #include "vhdx/image.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Bounds on the work one input causes */
@@ -38,8 +49,10 @@ static void read_extent(VhdxImage *img, const VhdxExtent *ext)
     g_autofree uint8_t *buf = g_malloc(len);
     GError *err = NULL;
 
-    if (vhdx_image_read_payload(img, ext->file_offset, buf, len, &err) < 0) {
-        g_error_free(err);
+    int ret = vhdx_image_read_payload(img, ext->file_offset, buf, len, &err);
+
+    if (ret < 0) {
+        fuzz_check_error(ret, &err, "read_payload");
     }
 }
 
@@ -54,10 +67,12 @@ static bool walk_from(VhdxImage *img, uint64_t offset, uint64_t bytes)
     for (int i = 0; i < WALK_EXTENTS_MAX && offset < size && bytes; i++) {
         GError *err = NULL;
         VhdxExtent ext;
+        int ret;
 
         bytes = MIN(bytes, size - offset);
-        if (vhdx_image_map(img, offset, bytes, &ext, &err) < 0) {
-            g_error_free(err);
+        ret = vhdx_image_map(img, offset, bytes, &ext, &err);
+        if (ret < 0) {
+            fuzz_check_error(ret, &err, "map");
             return false;
         }
         FUZZ_CHECK(ext.length > 0 && ext.length <= bytes,
@@ -185,9 +200,10 @@ static bool check(VhdxImage *img, bool repair, VhdxCheckReport *r)
 {
     GError *err = NULL;
     unsigned faults = 0;
+    int ret = vhdx_image_check(img, repair, fault_seen, &faults, r, &err);
 
-    if (vhdx_image_check(img, repair, fault_seen, &faults, r, &err) < 0) {
-        g_error_free(err);
+    if (ret < 0) {
+        fuzz_check_error(ret, &err, "check");
         return false;
     }
     FUZZ_CHECK(r->allocated_blocks <= r->total_blocks,
@@ -212,11 +228,12 @@ static int64_t open_read_only(FuzzIO *f, unsigned flags, uint32_t seed)
     VhdxImage *img = NULL;
     GError *err = NULL;
     int64_t corruptions = -1;
+    int ret;
 
     m->writes = m->truncates = 0;
-    if (vhdx_image_open(fuzz_io(f), flags, &img, &err) < 0) {
-        FUZZ_CHECK(err && err->message[0], "open failed without a message");
-        g_error_free(err);
+    ret = vhdx_image_open(fuzz_io(f), flags, &img, &err);
+    if (ret < 0) {
+        fuzz_check_error(ret, &err, "open");
     } else {
         look(img, seed);
         corruptions = 0;
@@ -226,8 +243,9 @@ static int64_t open_read_only(FuzzIO *f, unsigned flags, uint32_t seed)
             corruptions = check(img, false, &r) ? r.corruptions : -1;
             walk(img, seed);
         }
-        if (vhdx_image_close(img, &err) < 0) {
-            g_error_free(err);
+        ret = vhdx_image_close(img, &err);
+        if (ret < 0) {
+            fuzz_check_error(ret, &err, "close");
         }
     }
     FUZZ_CHECK(m->writes == 0 && m->truncates == 0 && memio_size(m) == size,
@@ -272,7 +290,8 @@ static int write_sector(VhdxImage *img, FuzzIO *f, uint64_t offset,
 /*
  * Opens writable (replaying the log), as qemu-img check -r does, and
  * repairs: when the check says nothing is left, a second check finds
- * nothing and the image opens without tolerating damage.
+ * nothing and the image opens without tolerating damage.  Storage that
+ * failed on the way voids that.
  */
 static void open_repair(FuzzIO *f)
 {
@@ -280,23 +299,26 @@ static void open_repair(FuzzIO *f)
     GError *err = NULL;
     VhdxCheckReport r;
     bool repaired;
+    int ret;
 
-    if (vhdx_image_open(fuzz_io(f), VHDX_OPEN_WRITE | VHDX_OPEN_CHECK, &img,
-                        &err) < 0) {
-        g_error_free(err);
+    ret = vhdx_image_open(fuzz_io(f), VHDX_OPEN_WRITE | VHDX_OPEN_CHECK,
+                          &img, &err);
+    if (ret < 0) {
+        fuzz_check_error(ret, &err, "open to repair");
         return;
     }
     repaired = check(img, true, &r) && r.remaining == 0;
-    if (repaired) {
+    if (repaired && !fuzz_io_faulted(f)) {
         FUZZ_CHECK(check(img, false, &r) && r.corruptions == 0,
                    "%" G_GUINT64_FORMAT " corruptions left by a repair",
                    r.corruptions);
     }
-    if (vhdx_image_close(img, &err) < 0) {
-        g_clear_error(&err);
+    ret = vhdx_image_close(img, &err);
+    if (ret < 0) {
+        fuzz_check_error(ret, &err, "close after a repair");
         return;
     }
-    if (repaired) {
+    if (repaired && !fuzz_io_faulted(f)) {
         FUZZ_CHECK(vhdx_image_open(fuzz_io(f), VHDX_OPEN_WRITE, &img,
                                    &err) == 0,
                    "a repaired image does not open: %s", err->message);
@@ -313,8 +335,9 @@ static bool open_writable(FuzzIO *f, uint32_t seed)
     uint64_t size, at;
     int ret;
 
-    if (vhdx_image_open(fuzz_io(f), VHDX_OPEN_WRITE, &img, &err) < 0) {
-        g_error_free(err);
+    ret = vhdx_image_open(fuzz_io(f), VHDX_OPEN_WRITE, &img, &err);
+    if (ret < 0) {
+        fuzz_check_error(ret, &err, "open writable");
         return false;
     }
     size = vhdx_image_virtual_size(img);
@@ -328,37 +351,138 @@ static bool open_writable(FuzzIO *f, uint32_t seed)
         ret = vhdx_image_flush(img, &err);
     }
     if (ret < 0) {
-        g_clear_error(&err);
+        fuzz_check_error(ret, &err, "write and flush");
     }
     check(img, false, &r);
-    if (vhdx_image_close(img, &err) < 0) {
-        g_error_free(err);
+    ret = vhdx_image_close(img, &err);
+    if (ret < 0) {
+        fuzz_check_error(ret, &err, "close after writing");
     }
     return true;
 }
 
+/* ---- storage faults ---- */
+
+/* An input's run through the stages, and its fault plan */
+typedef struct OpenRun {
+    FuzzIO *f;
+    uint32_t seed;
+    bool has_plan;
+    OpenStage stage;            /* the one the plan is armed in */
+    FuzzFault fault;
+    bool healthy;               /* the first check found nothing wrong */
+} OpenRun;
+
+/* FUZZ_FAULT_STRICT=1 in the environment: see the top of the file */
+static bool strict(void)
+{
+    static int on = -1;
+
+    if (on < 0) {
+        on = getenv("FUZZ_FAULT_STRICT") != NULL;
+    }
+    return on;
+}
+
+static void take_plan(OpenRun *r, const uint8_t *data, size_t size)
+{
+    FuzzInput extra;
+
+    r->has_plan = fuzz_sparse_extra(data, size, &extra);
+    if (r->has_plan) {
+        r->stage = fuzz_u8(&extra) % OPEN_STAGES;
+        fuzz_fault_take(&extra, &r->fault);
+    }
+}
+
+/* A healthy image reopens writable and checks clean (strict only) */
+static void reopen_strict(OpenRun *r)
+{
+    VhdxImage *img = NULL;
+    GError *err = NULL;
+    VhdxCheckReport report = { 0 };
+
+    FUZZ_CHECK(vhdx_image_open(fuzz_io(r->f), VHDX_OPEN_WRITE, &img,
+                               &err) == 0,
+               "a healthy image does not reopen after a failure: %s",
+               err->message);
+    FUZZ_CHECK(check(img, false, &report) && report.corruptions == 0,
+               "a healthy image has %" G_GUINT64_FORMAT " corruptions "
+               "after a failure", report.corruptions);
+    FUZZ_CHECK(vhdx_image_close(img, &err) == 0,
+               "closing a healthy image after a failure failed: %s",
+               err->message);
+}
+
+static void stage_begin(OpenRun *r, OpenStage stage)
+{
+    if (r->has_plan && stage == r->stage) {
+        fuzz_io_arm(r->f, &r->fault);
+    }
+}
+
+/*
+ * After @stage: if the storage failed there, the image must open (faults
+ * off) or fail to cleanly
+ */
+static void stage_end(OpenRun *r, OpenStage stage)
+{
+    bool failed;
+
+    if (!r->has_plan || stage != r->stage) {
+        return;
+    }
+    failed = fuzz_io_faulted(r->f);
+    fuzz_io_disarm(r->f);
+    if (failed && strict() && r->healthy) {
+        reopen_strict(r);
+    }
+    if (failed) {
+        open_read_only(r->f, 0, r->seed);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    uint32_t seed = vhdx_crc32c(data, size);
     g_autoptr(FuzzIO) f = fuzz_io_new(0);
+    OpenRun r = { .f = f, .seed = vhdx_crc32c(data, size) };
+    int64_t corruptions;
+    bool reread;
     unsigned skip;
 
     if (!fuzz_sparse_decode(data, size, f->m->data, &skip)) {
         return 0;
     }
     fuzz_fixup_file(fuzz_io_bytes(f), fuzz_io_size(f), skip);
+    take_plan(&r, data, size);
     /*
      * Each open costs fresh megabytes (metadata region, log window), so
      * only those that can find something new for this file are made
      */
-    if (open_read_only(f, 0, seed) < 0) {
-        open_read_only(f, VHDX_OPEN_PEEK, seed);
+    stage_begin(&r, STAGE_READ_ONLY);
+    corruptions = open_read_only(f, 0, r.seed);
+    r.healthy = corruptions == 0 && !fuzz_io_faulted(f);
+    stage_end(&r, STAGE_READ_ONLY);
+    if (corruptions < 0) {
+        stage_begin(&r, STAGE_PEEK);
+        open_read_only(f, VHDX_OPEN_PEEK, r.seed);
+        stage_end(&r, STAGE_PEEK);
     }
-    if (open_read_only(f, VHDX_OPEN_CHECK, seed) != 0) {
+    stage_begin(&r, STAGE_CHECK);
+    corruptions = open_read_only(f, VHDX_OPEN_CHECK, r.seed);
+    stage_end(&r, STAGE_CHECK);
+    if (corruptions != 0) {
+        stage_begin(&r, STAGE_REPAIR);
         open_repair(f);
+        stage_end(&r, STAGE_REPAIR);
     }
-    if (open_writable(f, seed)) {
-        open_read_only(f, 0, seed);
+    stage_begin(&r, STAGE_WRITABLE);
+    reread = open_writable(f, r.seed);
+    stage_end(&r, STAGE_WRITABLE);
+    if (reread) {
+        stage_begin(&r, STAGE_REREAD);
+        open_read_only(f, 0, r.seed);
+        stage_end(&r, STAGE_REREAD);
     }
     return 0;
 }

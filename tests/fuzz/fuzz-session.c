@@ -14,6 +14,16 @@
  * durable point unknown; the next open settles it, and from then on it
  * must stay as read.  A patched image has no model: only crashes count.
  *
+ * An operation may arm a fault plan (fuzz-io.h): the storage fails a
+ * chosen call.  Every failure must then come with a clean error
+ * (vhdx/error.h), and after the operation the image is closed or
+ * dropped and, faults off, reopened: that must work or fail cleanly.
+ * The headers promise nothing more after an I/O error, so the model is
+ * off from then on; FUZZ_FAULT_STRICT=1 in the environment keeps it,
+ * treating the failure as a power cut (the reopen must work, what was not
+ * durable or was being changed may read as anything, the rest as
+ * before), to look for what a stronger promise would break.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
@@ -60,6 +70,7 @@ typedef struct Session {
     uint8_t *dirty;             /* per sector: changed since durable */
     VhdxRange recent[RECENT_MAX];   /* ranges changed lately */
     unsigned n_recent;
+    bool close_on_fault;        /* close, not drop, after a failure */
 } Session;
 
 /* ---- the base image ---- */
@@ -259,6 +270,15 @@ static void model_durable(Session *s)
     memset(s->dirty, 0, s->size / s->lss);
 }
 
+/* [@off, @off + @len) may now read as anything */
+static void model_unknown(Session *s, uint64_t off, uint64_t len)
+{
+    if (!s->model_on) {
+        return;
+    }
+    memset(s->unknown + off / s->lss, 1, len / s->lss);
+}
+
 /* A power cut: what was not durable may now read as anything */
 static void model_crash(Session *s)
 {
@@ -271,18 +291,39 @@ static void model_crash(Session *s)
     }
 }
 
+/* FUZZ_FAULT_STRICT=1 in the environment: see the top of the file */
+static bool strict(void)
+{
+    static int on = -1;
+
+    if (on < 0) {
+        on = getenv("FUZZ_FAULT_STRICT") != NULL;
+    }
+    return on;
+}
+
+/*
+ * Whether the harness knows what a core call must do: on a healthy image
+ * whose storage has not failed since the operation began
+ */
+static bool expecting(const Session *s)
+{
+    return s->model_on && !fuzz_io_faulted(s->f);
+}
+
 /*
  * Whether a core call succeeded.  On a healthy image every call the
- * harness makes must succeed: a failure there is a finding.
+ * harness makes must succeed: a failure there is a finding.  Any
+ * failure must come with a clean error.
  */
 static bool ok(Session *s, int ret, GError **err, const char *what)
 {
     if (ret == 0) {
         return true;
     }
-    FUZZ_CHECK(!s->model_on, "%s failed on a healthy image: %s", what,
+    FUZZ_CHECK(!expecting(s), "%s failed on a healthy image: %s", what,
                *err ? (*err)->message : "(no message)");
-    g_clear_error(err);
+    fuzz_check_error(ret, err, what);
     return false;
 }
 
@@ -431,12 +472,15 @@ static void session_open(Session *s, unsigned flags)
     compare_recent(s);
 }
 
+/* A close that failed is a power cut: the image is gone all the same */
 static void session_close(Session *s)
 {
     GError *err = NULL;
 
     if (s->img && ok(s, vhdx_image_close(s->img, &err), &err, "close")) {
         model_durable(s);
+    } else if (s->img) {
+        model_crash(s);
     }
     s->img = NULL;
 }
@@ -638,9 +682,9 @@ static void op_grow(Session *s, uint8_t arg, uint64_t len)
     ret = vhdx_image_validate_grow(s->img, new_size, &err);
     if (ret < 0) {
         /* Only shrinking is refused: the sizes are sector multiples */
-        FUZZ_CHECK(!s->model_on || new_size < size, "growing to %"
+        FUZZ_CHECK(!expecting(s) || new_size < size, "growing to %"
                    G_GUINT64_FORMAT " refused: %s", new_size, err->message);
-        g_clear_error(&err);
+        fuzz_check_error(ret, &err, "validate_grow");
         return;
     }
     if (new_size == size) {
@@ -724,9 +768,9 @@ static void op_set_parent(Session *s, uint8_t arg, uint64_t len)
         return;
     }
     /* Refusals: not a child, another sector size, a name too long */
-    FUZZ_CHECK(!s->model_on || !s->child || bad_lss || strlen(name) > 1000,
+    FUZZ_CHECK(!expecting(s) || !s->child || bad_lss || strlen(name) > 1000,
                "rebasing onto '%.40s' failed: %s", name, err->message);
-    g_clear_error(&err);
+    fuzz_check_error(ret, &err, "set_parent");
 }
 
 static void fault_ignored(void *opaque, const VhdxFault *fault,
@@ -808,14 +852,17 @@ static void op_crash(Session *s, uint8_t arg)
 {
     MemIO *m = s->f->m;
     GError *err = NULL;
+    int ret;
 
     m->cut_after_writes = m->writes + arg % 32 + 1;
     if (arg & OP_CRASH_CLEAN) {
-        vhdx_image_make_clean(s->img, &err);
+        ret = vhdx_image_make_clean(s->img, &err);
     } else {
-        vhdx_image_flush(s->img, &err);
+        ret = vhdx_image_flush(s->img, &err);
     }
-    g_clear_error(&err);
+    if (ret < 0) {
+        fuzz_check_error(ret, &err, "flush in a power cut");
+    }
     vhdx_image_free(s->img);
     s->img = NULL;
     m->cut_after_writes = 0;
@@ -823,13 +870,7 @@ static void op_crash(Session *s, uint8_t arg)
     session_open(s, arg & OP_CRASH_REOPEN_RO ? 0 : VHDX_OPEN_WRITE);
 }
 
-/* ---- the session ---- */
-
-static const char *const op_names[OP_COUNT] = {
-    "write", "write-zeroes", "discard", "flush", "grow", "make-empty",
-    "set-parent", "reopen-rw", "reopen-ro", "check", "read", "crash",
-    "trim", "make-clean", "grants",
-};
+/* ---- storage faults ---- */
 
 /* FUZZ_SESSION_TRACE=1 in the environment prints each operation */
 static bool tracing(void)
@@ -842,12 +883,72 @@ static bool tracing(void)
     return on;
 }
 
+/* Arms the fault plan of an OP_FAULT record */
+static void op_fault(Session *s, uint8_t arg, uint16_t n, uint32_t start)
+{
+    FuzzFault fault = { .flags = arg, .nth = n };
+
+    if (!strict()) {
+        s->model_on = false;
+    }
+    s->close_on_fault = start & OP_FAULT_CLOSE;
+    fuzz_io_arm(s->f, &fault);
+}
+
+/*
+ * After operation @op on guest [@off, @off + @len), during which the
+ * storage failed: the image is closed (the fault still armed) or
+ * dropped, then reopened with faults off.  For the model that is a power
+ * cut during @op: what it touched may read as anything, and so may all
+ * of a disk it was emptying; a grow leaves the size unknown.
+ */
+static void fault_recover(Session *s, SessionOp op, uint64_t off,
+                          uint64_t len)
+{
+    GError *err = NULL;
+    int ret;
+
+    if (tracing()) {
+        fprintf(stderr, "    %u storage calls failed\n", s->f->fired);
+    }
+    if (s->img && s->close_on_fault) {
+        ret = vhdx_image_close(s->img, &err);
+        if (ret < 0) {
+            fuzz_check_error(ret, &err, "close after a failure");
+        }
+    } else if (s->img) {
+        vhdx_image_free(s->img);
+    }
+    s->img = NULL;
+    fuzz_io_disarm(s->f);
+    if (op == OP_GROW) {
+        s->model_on = false;
+    }
+    model_crash(s);
+    if (op == OP_MAKE_EMPTY) {
+        model_unknown(s, 0, s->size);
+    } else if (op == OP_WRITE || op == OP_WRITE_ZEROES ||
+               op == OP_DISCARD) {
+        model_unknown(s, off, len);
+    }
+    session_open(s, VHDX_OPEN_WRITE);
+}
+
+/* ---- the session ---- */
+
+static const char *const op_names[OP_COUNT] = {
+    "write", "write-zeroes", "discard", "flush", "grow", "make-empty",
+    "set-parent", "reopen-rw", "reopen-ro", "check", "read", "crash",
+    "trim", "make-clean", "grants", "fault",
+};
+
 /* Runs one operation record on the open image */
 static void run_op(Session *s, FuzzInput *in)
 {
     SessionOp op = fuzz_u8(in) % OP_COUNT;
     uint8_t arg = fuzz_u8(in);
-    uint64_t sectors = fuzz_u16(in) % (LENGTH_LIMIT / s->lss) + 1;
+    uint16_t raw_length = fuzz_u16(in);
+    uint64_t sectors = raw_length % (LENGTH_LIMIT / s->lss) + 1;
     uint64_t start = fuzz_u32(in);
     uint64_t size = vhdx_image_virtual_size(s->img);
     uint64_t off, len;
@@ -909,17 +1010,27 @@ static void run_op(Session *s, FuzzInput *in)
     case OP_GRANTS:
         op_grants(s, arg);
         break;
+    case OP_FAULT:
+        op_fault(s, arg, raw_length, start);
+        break;
     default:
         g_assert_not_reached();
     }
+    if (fuzz_io_faulted(s->f)) {
+        fault_recover(s, op, off, len);
+    }
 }
 
-/* The end: everything reads as the model says, closed and reopened too */
+/*
+ * The end: everything reads as the model says, closed and reopened too.
+ * A fault armed but not yet met may fail the close.
+ */
 static void session_finish(Session *s)
 {
     VhdxCheckReport r;
 
     session_close(s);
+    fuzz_io_disarm(s->f);
     session_open(s, 0);
     if (s->img) {
         compare(s, 0, s->size, false);
@@ -946,6 +1057,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!s.img) {
             /* A patched image that no longer opens: try once more */
             session_open(&s, VHDX_OPEN_WRITE);
+            if (fuzz_io_faulted(s.f)) {
+                fault_recover(&s, OP_REOPEN_RW, 0, 0);
+            }
         }
     }
     if (s.img) {

@@ -81,6 +81,10 @@ typedef enum SessionOp {
     OP_MAKE_CLEAN,
     OP_GRANTS,              /* a data change with argument % 4 children
                              * open, which grants record */
+    OP_FAULT,               /* arms a fault plan (fuzz-io.h): argument
+                             * is its first byte, the length field (as
+                             * stored, not plus one) its n; offset bit 0:
+                             * close the image after the failure */
     OP_COUNT,
 } SessionOp;
 
@@ -88,6 +92,7 @@ typedef enum SessionOp {
 #define OP_CRASH_CLEAN            0x40
 #define OP_CRASH_REOPEN_RO        0x20
 #define OP_SET_PARENT_BAD_LSS     0x80
+#define OP_FAULT_CLOSE            0x01
 #define OP_GROW_SHRINK            0xff
 #define OP_GROW_HUGE              0xfe
 /* Large enough that a BAT region of 1 MiB must move */

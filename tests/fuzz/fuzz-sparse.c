@@ -50,6 +50,28 @@ bool fuzz_sparse_decode(const uint8_t *data, size_t size, GByteArray *file,
     return true;
 }
 
+bool fuzz_sparse_extra(const uint8_t *data, size_t size, FuzzInput *extra)
+{
+    FuzzInput in = { .data = data, .size = size, .pos = FUZZ_SPARSE_HEADER };
+
+    if (size < FUZZ_SPARSE_HEADER ||
+        (size >= 8 && !memcmp(data, VHDX_FILE_SIGNATURE, 8))) {
+        return false;
+    }
+    while (fuzz_left(&in) >= FUZZ_SPARSE_EXTENT) {
+        uint32_t offset = fuzz_u32(&in);
+        size_t n = fuzz_u16(&in);
+
+        n = MIN(n, fuzz_left(&in));
+        if (offset == FUZZ_SPARSE_EXTRA) {
+            *extra = (FuzzInput) { .data = in.data + in.pos, .size = n };
+            return true;
+        }
+        in.pos += n;
+    }
+    return false;
+}
+
 static void encode_extent(GByteArray *out, const uint8_t *file,
                           size_t offset, size_t n)
 {

@@ -14,13 +14,17 @@
  *        u32 file offset, u16 length, that many bytes of content
  *
  * Bytes no extent covers are zeros; extents reaching past the end of the
- * file are cut there.
+ * file are cut there.  An extent at FUZZ_SPARSE_EXTRA, beyond any file,
+ * holds no file content but the harness's own parameters (fuzz-open: a
+ * fault plan), which older inputs simply lack.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #ifndef VHDX_FUZZ_SPARSE_H
 #define VHDX_FUZZ_SPARSE_H
+
+#include "fuzz-util.h"
 
 #include <glib.h>
 #include <stdbool.h>
@@ -32,6 +36,7 @@
 #define FUZZ_SPARSE_MAX_FILE    (32u << 20)
 #define FUZZ_SPARSE_HEADER      3
 #define FUZZ_SPARSE_EXTENT      6
+#define FUZZ_SPARSE_EXTRA       UINT32_MAX
 
 /*
  * Makes @file the file an input describes (raw or sparse); *@skip gets
@@ -40,6 +45,12 @@
  */
 bool fuzz_sparse_decode(const uint8_t *data, size_t size, GByteArray *file,
                         unsigned *skip);
+
+/*
+ * Sets @extra to the content of the first FUZZ_SPARSE_EXTRA extent of a
+ * sparse input; false if it has none (a raw file never has)
+ */
+bool fuzz_sparse_extra(const uint8_t *data, size_t size, FuzzInput *extra);
 
 /*
  * The sparse form of the @len-byte @file (len at most FUZZ_SPARSE_MAX_FILE,

@@ -6,6 +6,7 @@
 
 #include "fuzz-util.h"
 #include "vhdx/endian.h"
+#include "vhdx/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,19 @@ void fuzz_fail(const char *file, int line, const char *cond,
     va_end(ap);
     fprintf(stderr, "\n");
     abort();
+}
+
+void fuzz_check_error(int ret, GError **err, const char *what)
+{
+    GError *e = *err;
+
+    FUZZ_CHECK(ret < 0, "%s failed with %d", what, ret);
+    FUZZ_CHECK(e && e->message && e->message[0],
+               "%s failed (%d) without a message", what, ret);
+    FUZZ_CHECK((e->domain == VHDX_ERROR || e->domain == VHDX_IO_ERROR) &&
+               e->code == -ret, "%s failed with %d but its error has code "
+               "%d: %s", what, ret, e->code, e->message);
+    g_clear_error(err);
 }
 
 void fuzz_take(FuzzInput *in, void *buf, size_t len)

@@ -45,6 +45,13 @@ static inline size_t fuzz_left(const FuzzInput *in)
     return in->size - in->pos;
 }
 
+/*
+ * A core call named @what failed with @ret: vhdx/error.h promises a
+ * negative errno and a GError with a message, in one of the core's
+ * domains, whose code is that errno.  Clears *@err.
+ */
+void fuzz_check_error(int ret, GError **err, const char *what);
+
 void fuzz_take(FuzzInput *in, void *buf, size_t len);
 uint8_t fuzz_u8(FuzzInput *in);
 uint16_t fuzz_u16(FuzzInput *in);

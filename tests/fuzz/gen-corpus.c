@@ -2,16 +2,22 @@
  * Writes small valid seeds for the libFuzzer harnesses
  *
  * usage: gen-corpus DIR
- * Creates DIR/open, DIR/session, DIR/locator and DIR/log.  The images are
- * made with the core's create API and written to as the unit tests do:
- * data in dynamic, fixed and differencing images, logs left dirty by a
- * power cut (memio's cut_after_writes), a relocated BAT, grants, parent
- * locators; the session seeds are operation sequences (fuzz-session.h).
+ * Creates DIR/open, DIR/session, DIR/locator, DIR/log and DIR/create.
+ * The images are made with the core's create API and written to as the
+ * unit tests do: data in dynamic, fixed and differencing images, logs
+ * left dirty by a power cut (memio's cut_after_writes), a relocated BAT,
+ * grants, parent locators, some with a fault plan (fuzz-open.h); the
+ * session seeds are operation sequences (fuzz-session.h), some failing
+ * storage calls; the create seeds are requests and parameters, good and
+ * bad, with operations on what they make (fuzz-create.h).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
+#include "fuzz-create.h"
+#include "fuzz-io.h"
 #include "fuzz-log.h"
+#include "fuzz-open.h"
 #include "fuzz-session.h"
 #include "fuzz-sparse.h"
 #include "vhdx/endian.h"
@@ -56,6 +62,28 @@ static void save_image(const char *name, MemIO *m, unsigned skip)
 
     g_byte_array_set_size(m->data, len);
     out = fuzz_sparse_encode(memio_bytes(m), len, skip);
+    save("open", name, out->data, out->len);
+}
+
+/*
+ * Saves the image in @m like save_image(), with a fault plan for @stage:
+ * @call failing from its @nth time on (@flags: FUZZ_FAULT_* bits)
+ */
+static void save_image_fault(const char *name, MemIO *m, OpenStage stage,
+                             FuzzIOCall call, uint8_t flags, uint16_t nth)
+{
+    size_t len = VHDX_ALIGN_UP(memio_size(m), FUZZ_SPARSE_UNIT);
+    g_autoptr(GByteArray) out = NULL;
+    uint8_t extra[FUZZ_SPARSE_EXTENT + OPEN_EXTRA_SIZE];
+
+    g_byte_array_set_size(m->data, len);
+    out = fuzz_sparse_encode(memio_bytes(m), len, 0);
+    vhdx_st32(extra, FUZZ_SPARSE_EXTRA);
+    vhdx_st16(extra + 4, OPEN_EXTRA_SIZE);
+    extra[6] = stage;
+    extra[7] = call | flags;
+    vhdx_st16(extra + 8, nth);
+    g_byte_array_append(out, extra, sizeof(extra));
     save("open", name, out->data, out->len);
 }
 
@@ -269,6 +297,130 @@ static void seed_damaged_child(void)
     save_image("damaged-child-shared", shared, 0);
 }
 
+/*
+ * A log left dirty with zero descriptors, which only a hostile or foreign
+ * writer makes (the core logs data sectors only): one over payload, and
+ * a data sector past the end of the file.  A read-only open replays it
+ * into memory: zeroed ranges and a longer file in its shadow view.
+ */
+static MemIO *zero_log_image(void)
+{
+    static const VhdxGuid guid = VHDX_GUID_INIT(
+        0x7a65726f, 0x6c6f, 0x4767, 0x80, 0x01, 0x02, 0x03, 0x04, 0x05,
+        0x06, 0x07);
+    VhdxCreateParams p = test_dynamic_params(8 * MiB, MiB);
+    MemIO *m = test_create(&p);
+    VhdxImage *img = open_rw(m);
+    uint8_t data[VHDX_LOG_SECTOR_SIZE];
+    /* Block 0 lands at 4 MiB, after the 1 MiB BAT: the file ends at 5 */
+    const VhdxLogSector sectors[] = {
+        { 4 * MiB, NULL },
+        { 4 * MiB + 4096, NULL },
+        { 4 * MiB + 3 * 4096, NULL },
+        { 12 * MiB, data },
+    };
+    VhdxHeaderState st;
+    VhdxHeader h;
+    VhdxLog log;
+
+    test_write(img, m, 0, 4 * 4096, 0x71);
+    close_ok(img);
+    memset(data, 0x72, sizeof(data));
+    g_assert_cmpint(vhdx_header_load(memio_io(m), &st, NULL), ==, 0);
+    h = st.current;
+    h.log_guid = guid;
+    g_assert_cmpint(vhdx_header_update(memio_io(m), &st, &h, NULL), ==, 0);
+    vhdx_log_init(&log, memio_io(m), h.log_offset, h.log_length, &guid);
+    /* The entry is written, its home writes are not */
+    m->cut_after_writes = m->writes + 1;
+    g_assert_cmpint(vhdx_log_commit(&log, sectors, G_N_ELEMENTS(sectors),
+                                    NULL), ==, 0);
+    m->cut_after_writes = 0;
+    return m;
+}
+
+/* Fault plans for fuzz-open: where each stage reads, writes, flushes */
+typedef struct OpenFault {
+    OpenStage stage;
+    FuzzIOCall call;
+    uint8_t flags;
+    uint16_t nth;
+} OpenFault;
+
+#define ENOSPC_ (1 << FUZZ_FAULT_ERRNO_SHIFT)
+#define EFBIG_  (2 << FUZZ_FAULT_ERRNO_SHIFT)
+#define EROFS_  (3 << FUZZ_FAULT_ERRNO_SHIFT)
+
+static const OpenFault open_faults[] = {
+    { STAGE_READ_ONLY, FUZZ_IO_PREAD, 0, 1 },
+    { STAGE_READ_ONLY, FUZZ_IO_PREAD, 0, 4 },
+    { STAGE_READ_ONLY, FUZZ_IO_PREAD, EFBIG_, 8 },
+    { STAGE_READ_ONLY, FUZZ_IO_PREAD, FUZZ_FAULT_STICKY, 12 },
+    { STAGE_READ_ONLY, FUZZ_IO_LENGTH, 0, 1 },
+    { STAGE_READ_ONLY, FUZZ_IO_LENGTH, 0, 2 },
+    { STAGE_READ_ONLY, FUZZ_IO_BLOCK_STATUS, 0, 1 },
+    { STAGE_READ_ONLY, FUZZ_IO_ANY, FUZZ_FAULT_NO_HOLES, 20 },
+    { STAGE_CHECK, FUZZ_IO_PREAD, 0, 10 },
+    { STAGE_CHECK, FUZZ_IO_LENGTH, 0, 3 },
+    { STAGE_REPAIR, FUZZ_IO_PWRITE, 0, 1 },
+    { STAGE_REPAIR, FUZZ_IO_PWRITE, ENOSPC_, 3 },
+    { STAGE_REPAIR, FUZZ_IO_FLUSH, 0, 2 },
+    { STAGE_WRITABLE, FUZZ_IO_PWRITE, 0, 1 },
+    { STAGE_WRITABLE, FUZZ_IO_PWRITE, ENOSPC_, 2 },
+    { STAGE_WRITABLE, FUZZ_IO_PWRITE, EROFS_, 4 },
+    { STAGE_WRITABLE, FUZZ_IO_PWRITE, FUZZ_FAULT_STICKY, 6 },
+    { STAGE_WRITABLE, FUZZ_IO_FLUSH, 0, 1 },
+    { STAGE_WRITABLE, FUZZ_IO_FLUSH, 0, 3 },
+    { STAGE_WRITABLE, FUZZ_IO_TRUNCATE, 0, 1 },
+    { STAGE_WRITABLE, FUZZ_IO_LENGTH, 0, 4 },
+    { STAGE_WRITABLE, FUZZ_IO_BLOCK_STATUS, FUZZ_FAULT_ZEROES, 1 },
+    { STAGE_WRITABLE, FUZZ_IO_ANY, FUZZ_FAULT_ZEROES, 0 },
+    { STAGE_REREAD, FUZZ_IO_PREAD, 0, 6 },
+};
+
+/* Every fault plan on a few images: healthy, dirty logs, damaged */
+static void seeds_open_faults(void)
+{
+    VhdxCreateParams p = test_dynamic_params(8 * MiB, MiB);
+    g_autoptr(MemIO) healthy = test_create(&p);
+    g_autoptr(MemIO) dirty = test_create(&p);
+    g_autoptr(MemIO) damaged = NULL;
+    g_autoptr(MemIO) zero_log = zero_log_image();
+    VhdxImage *img = open_rw(healthy);
+    MemIO *images[4];
+    static const char *const names[4] = {
+        "healthy", "dirty", "damaged", "zero-log",
+    };
+
+    test_write(img, healthy, MiB + 512, 4096, 0x61);
+    close_ok(img);
+    damaged = memio_dup(healthy);
+    /* BAT at 3 MiB: block 2 on the metadata region */
+    poke_bat(damaged, 3 * MiB, 2, VHDX_PAYLOAD_FULLY_PRESENT, 2 * MiB);
+    img = open_rw(dirty);
+    test_write(img, dirty, 0, 512, 0x62);
+    test_write(img, dirty, 5 * MiB, 512, 0x63);
+    dirty->cut_after_writes = dirty->writes + 2;
+    vhdx_image_flush(img, NULL);
+    vhdx_image_free(img);
+    dirty->cut_after_writes = 0;
+    images[0] = healthy;
+    images[1] = dirty;
+    images[2] = damaged;
+    images[3] = zero_log;
+    save_image("dirty-zero-log", zero_log, 0);
+    for (unsigned i = 0; i < 4; i++) {
+        for (unsigned k = 0; k < G_N_ELEMENTS(open_faults); k++) {
+            const OpenFault *o = &open_faults[k];
+            g_autofree char *name = g_strdup_printf("fault-%s-%u",
+                                                    names[i], k);
+            g_autoptr(MemIO) m = memio_dup(images[i]);
+
+            save_image_fault(name, m, o->stage, o->call, o->flags, o->nth);
+        }
+    }
+}
+
 static void seeds_open(void)
 {
     static const char raw[] = "vhdxfile\0Q\0E\0M\0U\0";
@@ -287,6 +439,7 @@ static void seeds_open(void)
     seed_rebased();
     seed_damaged();
     seed_damaged_child();
+    seeds_open_faults();
     /* A raw file: too short, but the input form a real image takes */
     save("open", "raw-truncated", raw, sizeof(raw));
 }
@@ -474,6 +627,91 @@ static void seq_patched(void)
     seq_save(&q, "patched-metadata");
 }
 
+/* An OP_FAULT record: @call fails at its @nth time (@flags: FUZZ_FAULT_*) */
+static void op_fault(Seq *q, FuzzIOCall call, uint8_t flags, uint16_t nth,
+                     bool close)
+{
+    uint8_t r[SESSION_OP_SIZE] = { OP_FAULT, call | flags };
+
+    vhdx_st16(r + 2, nth);
+    vhdx_st32(r + 4, close ? OP_FAULT_CLOSE : 0);
+    g_byte_array_append(q->b, r, sizeof(r));
+}
+
+/* A fault during the metadata work after writes: flush, trim, grow... */
+static void seq_fault(const char *name, uint8_t b, FuzzIOCall call,
+                      uint8_t flags, uint16_t nth, bool close)
+{
+    Seq q;
+
+    seq_start(&q, b);
+    op(&q, OP_WRITE, 0x11, 8, 0);
+    op(&q, OP_FLUSH, 0, 1, 0);
+    op(&q, OP_WRITE, 0x22, 2048, 2048);
+    op_fault(&q, call, flags, nth, close);
+    op(&q, OP_FLUSH, 0, 1, 0);
+    op(&q, OP_WRITE, 0x33, 16, 4100);
+    op(&q, OP_DISCARD, 0, 2048, 2048);
+    op(&q, OP_REOPEN_RW, 0, 1, 0);
+    op(&q, OP_TRIM, 0, 1, 0);
+    op(&q, OP_GROW, 2, 1, 0);
+    op(&q, OP_MAKE_CLEAN, 0, 1, 0);
+    op(&q, OP_SET_PARENT, 2, 1, 0);
+    op(&q, OP_READ, 0, 2048, 0);
+    seq_save(&q, name);
+}
+
+/* A fault while a reopen replays the log a power cut left */
+static void seq_fault_replay(const char *name, uint8_t b, FuzzIOCall call,
+                             uint8_t flags, uint16_t nth)
+{
+    Seq q;
+
+    seq_start(&q, b);
+    op(&q, OP_WRITE, 0x44, 8, 0);
+    op(&q, OP_WRITE, 0x45, 8, 6000);
+    op(&q, OP_CRASH, 3 | OP_CRASH_REOPEN_RO, 1, 0);
+    op_fault(&q, call, flags, nth, false);
+    op(&q, OP_REOPEN_RW, 0, 1, 0);
+    op(&q, OP_READ, 0, 2048, 0);
+    op(&q, OP_WRITE, 0x46, 8, 0);
+    seq_save(&q, name);
+}
+
+static void seeds_session_faults(void)
+{
+    static const uint16_t nths[] = { 1, 2, 4, 7 };
+    uint8_t dynamic = base(SESSION_DYNAMIC, false, false, 0, false);
+    uint8_t child = base(SESSION_CHILD, false, false, 0, false);
+    uint8_t fixed = base(SESSION_FIXED, false, true, 1, false);
+
+    for (FuzzIOCall c = 0; c < FUZZ_IO_CALLS; c++) {
+        for (unsigned i = 0; i < G_N_ELEMENTS(nths); i++) {
+            g_autofree char *name = g_strdup_printf("fault-%u-%u", c,
+                                                    nths[i]);
+
+            seq_fault(name, dynamic, c, (i & 1) * ENOSPC_, nths[i], i & 2);
+        }
+    }
+    seq_fault("fault-child-any-9", child, FUZZ_IO_ANY, 0, 9, false);
+    seq_fault("fault-child-any-30", child, FUZZ_IO_ANY, FUZZ_FAULT_STICKY,
+              30, true);
+    seq_fault("fault-fixed-pwrite-3", fixed, FUZZ_IO_PWRITE, 0, 3, true);
+    seq_fault("fault-zeroes", dynamic, FUZZ_IO_ANY,
+              FUZZ_FAULT_ZEROES | FUZZ_FAULT_NO_HOLES, 0, false);
+    for (unsigned i = 0; i < G_N_ELEMENTS(nths); i++) {
+        g_autofree char *r = g_strdup_printf("fault-replay-read-%u", nths[i]);
+        g_autofree char *w = g_strdup_printf("fault-replay-write-%u",
+                                             nths[i]);
+
+        seq_fault_replay(r, dynamic, FUZZ_IO_PREAD, 0, nths[i] * 3);
+        seq_fault_replay(w, child, FUZZ_IO_ANY, 0, nths[i] * 2);
+    }
+    seq_fault_replay("fault-replay-truncate", dynamic, FUZZ_IO_TRUNCATE, 0,
+                     1);
+    seq_fault_replay("fault-replay-length", dynamic, FUZZ_IO_LENGTH, 0, 2);
+}
+
 static void seeds_session(void)
 {
     seq_basic("basic-dynamic", base(SESSION_DYNAMIC, false, false, 0,
@@ -500,6 +738,7 @@ static void seeds_session(void)
                                       false));
     seq_grants("grants-child", base(SESSION_CHILD, false, true, 2, false));
     seq_patched();
+    seeds_session_faults();
 }
 
 /* ---- parent locators for fuzz-locator ---- */
@@ -631,6 +870,288 @@ static void seeds_log(void)
     seed_log("wrapping", 3, 2 * MiB, false, 1, true, 254);
 }
 
+/* ---- requests for fuzz-create ---- */
+
+/* The header of a fuzz-create input, field by field (fuzz-create.h) */
+typedef struct CreateSeed {
+    uint8_t flags;
+    uint8_t shift;
+    uint16_t mantissa;
+    uint16_t addend;
+    uint8_t block;
+    uint8_t log;
+    uint8_t lss;
+    uint8_t pss;
+    uint8_t parent;
+    uint8_t creator;
+    uint8_t phase;
+    uint8_t fault;              /* the fault plan's first byte */
+    uint16_t nth;
+} CreateSeed;
+
+/* Sector size codes (create_sector_sizes[] in fuzz-create.c) */
+enum { LSS_512, LSS_4K, LSS_0 = 4, LSS_1K, LSS_8K, LSS_520 };
+
+static GByteArray *cseed_start(const CreateSeed *c)
+{
+    GByteArray *b = g_byte_array_new();
+    uint8_t h[CREATE_HEADER_SIZE] = {
+        c->flags, c->shift, 0, 0, 0, 0, c->block, c->log, c->lss, c->pss,
+        c->parent, c->creator, c->phase, c->fault,
+    };
+
+    vhdx_st16(h + 2, c->mantissa);
+    vhdx_st16(h + 4, c->addend);
+    vhdx_st16(h + 14, c->nth);
+    g_byte_array_append(b, h, sizeof(h));
+    return b;
+}
+
+static void cop(GByteArray *b, CreateOp o, uint8_t arg, uint16_t count,
+                uint32_t block)
+{
+    uint8_t r[CREATE_OP_SIZE] = { o, arg };
+
+    vhdx_st16(r + 2, count);
+    vhdx_st32(r + 4, block);
+    g_byte_array_append(b, r, sizeof(r));
+}
+
+static void cseed_save(GByteArray *b, const char *name)
+{
+    save("create", name, b->data, b->len);
+    g_byte_array_unref(b);
+}
+
+/* A request without operations */
+static void cseed_plain(const char *name, const CreateSeed *c)
+{
+    cseed_save(cseed_start(c), name);
+}
+
+/* The usual work on a small image: writes, zeroes, grow, reopen */
+static void cseed_work(const char *name, const CreateSeed *c)
+{
+    GByteArray *b = cseed_start(c);
+
+    cop(b, COP_WRITE, 0x11, 7, 0);
+    cop(b, COP_WRITE, 0x12, 127, 3);
+    cop(b, COP_ZERO, 0, 2, 1);
+    cop(b, COP_DISCARD, 1, 3, 0);
+    cop(b, COP_MAP, 0, 16, 0);
+    cop(b, COP_FLUSH, 0, 0, 0);
+    cop(b, COP_GROW, 1, 3, 0);
+    cop(b, COP_REOPEN, 0, 0, 0);
+    cop(b, COP_WRITE, 0x13, 0, 9);
+    cop(b, COP_CHECK, 1, 0, 0);
+    cop(b, COP_MAKE_CLEAN, 0, 0, 0);
+    cop(b, COP_MAKE_EMPTY, 0, 0, 0);
+    cop(b, COP_CHECK, 0, 0, 0);
+    cseed_save(b, name);
+}
+
+/*
+ * A BAT of more pages than the metadata cache holds: maps evict clean
+ * pages, strided write-zeroes dirty more pages than one commit takes,
+ * maps of dirty pages commit, emptying rewrites every page
+ */
+static void cseed_large(const char *name, const CreateSeed *c)
+{
+    GByteArray *b = cseed_start(c);
+
+    cop(b, COP_MAP, 9, 1199, 0);
+    cop(b, COP_ZERO, 9, 299, 0);
+    cop(b, COP_MAP, 9, 299, 0);
+    cop(b, COP_DISCARD, 9, 299, 512);
+    cop(b, COP_FLUSH, 0, 0, 0);
+    cop(b, COP_WRITE, 0x21, 3, 700000);
+    cop(b, COP_MAKE_EMPTY, 0, 0, 0);
+    cop(b, COP_CHECK, 0, 0, 0);
+    cseed_save(b, name);
+}
+
+static void seeds_create(void)
+{
+    const uint8_t req = CREATE_RESOLVE;
+    const uint8_t has_all = CREATE_HAS_BLOCK | CREATE_HAS_LOG |
+                            CREATE_HAS_LSS;
+    /* 8 MiB dynamic, 1 MiB blocks, 1 MiB log, 512-byte sectors */
+    const CreateSeed small = {
+        .flags = req | has_all | CREATE_ZERO, .shift = 20, .mantissa = 8,
+        .log = 1,
+    };
+    CreateSeed c;
+
+    cseed_work("dynamic", &small);
+    c = small;
+    c.flags = req | CREATE_FIXED | CREATE_HAS_BLOCK | CREATE_HAS_LSS |
+              CREATE_CREATOR;
+    c.mantissa = 12;
+    c.lss = LSS_4K;
+    c.creator = 1;
+    cseed_work("fixed-4k", &c);
+    c = small;
+    c.flags = req | CREATE_CHILD;
+    c.mantissa = 64;
+    cseed_work("child-default", &c);
+    c.flags = CREATE_CHILD;
+    c.block = 1;
+    c.log = 2;
+    c.pss = LSS_512;
+    c.parent = 2 | LSS_4K << 3 | CREATE_PARENT_ROOT;
+    c.lss = LSS_4K;
+    cseed_work("child-params-4k", &c);
+    c = small;
+    c.flags = CREATE_ZERO | CREATE_CREATOR;
+    c.block = 5;
+    c.log = 3;
+    c.mantissa = 100;
+    c.addend = 512;
+    c.creator = 4;
+    cseed_work("params-32m-blocks", &c);
+
+    /* Large BATs: 600 GiB in 1 MiB blocks, not present; 64 TiB */
+    c = small;
+    c.flags = req | CREATE_HAS_BLOCK;
+    c.shift = 30;
+    c.mantissa = 600;
+    cseed_large("large-bat", &c);
+    c.flags = req | CREATE_HAS_BLOCK | CREATE_CHILD;
+    cseed_large("large-bat-child", &c);
+    c = small;
+    c.flags = req;
+    c.shift = 40;
+    c.mantissa = 64;
+    cseed_large("default-64t", &c);
+    c.mantissa = 0;
+    c.shift = 30;
+    for (unsigned i = 0; i < 3; i++) {
+        static const uint16_t gib[] = { 2, 200, 40000 };
+        g_autofree char *name = g_strdup_printf("default-%ug", gib[i]);
+
+        c.mantissa = gib[i];
+        cseed_plain(name, &c);
+    }
+
+    /* Requests and parameters refused */
+    c = small;
+    c.shift = 40;
+    c.mantissa = 64;
+    c.addend = 512;
+    cseed_plain("too-large", &c);
+    c = small;
+    c.addend = 100;
+    cseed_plain("odd-size", &c);
+    c = small;
+    c.log = CREATE_LOG_4G | 1;
+    cseed_plain("log-4g", &c);
+    c.log = CREATE_LOG_4K | 1;
+    cseed_plain("log-odd", &c);
+    c.log = 0;
+    cseed_plain("log-zero", &c);
+    c = small;
+    c.block = CREATE_BLOCK_ODD | 3;
+    cseed_plain("block-odd", &c);
+    c.block = 9;
+    cseed_plain("block-512m", &c);
+    c.block = CREATE_BLOCK_ODD | 6;
+    cseed_plain("block-3m", &c);
+    c = small;
+    c.lss = LSS_1K;
+    cseed_plain("lss-1k", &c);
+    c = small;
+    c.flags |= CREATE_CHILD;
+    c.lss = LSS_4K;
+    cseed_plain("child-lss-mismatch", &c);
+    c.flags |= CREATE_FIXED;
+    c.lss = LSS_512;
+    cseed_plain("child-fixed", &c);
+    for (unsigned code = 4; code < 7; code++) {
+        g_autofree char *name = g_strdup_printf("parent-name-%u", code);
+
+        c = small;
+        c.flags = req | CREATE_CHILD;
+        c.parent = code;
+        cseed_plain(name, &c);
+    }
+    /* The same refusals by vhdx_image_create itself */
+    for (unsigned i = 0; i < 8; i++) {
+        static const struct { uint8_t lss, pss, log, block, flags; } bad[] = {
+            { LSS_1K, LSS_512, 1, 0, 0 },
+            { LSS_512, LSS_520, 1, 0, 0 },
+            { LSS_512, LSS_512, 0, 0, 0 },
+            { LSS_512, LSS_512, CREATE_LOG_4K | 1, 0, 0 },
+            { LSS_512, LSS_512, 1, 0, CREATE_CHILD | CREATE_FIXED },
+            { LSS_4K, LSS_4K, 1, 0, CREATE_CHILD },
+            { LSS_0, LSS_4K, 1, 0, 0 },
+            { LSS_512, LSS_512, 1, 8, 0 },
+        };
+        g_autofree char *name = g_strdup_printf("params-bad-%u", i);
+
+        c = small;
+        c.flags = bad[i].flags;
+        c.lss = bad[i].lss;
+        c.pss = bad[i].pss;
+        c.log = bad[i].log;
+        c.block = bad[i].block;
+        cseed_plain(name, &c);
+    }
+    /* Parameters past 64 TiB in 256 MiB blocks: a small file */
+    c = small;
+    c.flags = 0;
+    c.shift = 40;
+    c.mantissa = 65;
+    c.block = 8;
+    cseed_plain("params-past-64t", &c);
+    c.addend = 100;
+    c.mantissa = 1;
+    cseed_plain("params-odd-size", &c);
+    for (unsigned code = 0; code < 8; code++) {
+        g_autofree char *name = g_strdup_printf("creator-%u", code);
+
+        c = small;
+        c.flags |= CREATE_CREATOR;
+        c.creator = code;
+        cseed_plain(name, &c);
+    }
+
+    /* Faults while creating, looking, working */
+    for (FuzzIOCall call = 0; call < FUZZ_IO_CALLS; call++) {
+        for (uint16_t nth = 1; nth <= 3; nth++) {
+            g_autofree char *cr = g_strdup_printf("fault-create-%u-%u", call,
+                                                  nth);
+            g_autofree char *lk = g_strdup_printf("fault-look-%u-%u", call,
+                                                  nth);
+            g_autofree char *wk = g_strdup_printf("fault-work-%u-%u", call,
+                                                  nth);
+
+            c = small;
+            c.flags |= CREATE_CHILD;
+            c.flags &= ~CREATE_HAS_BLOCK;
+            c.phase = PHASE_CREATE;
+            c.fault = call;
+            c.nth = nth;
+            cseed_plain(cr, &c);
+            c.phase = PHASE_LOOK;
+            c.nth = nth * 4;
+            cseed_plain(lk, &c);
+            c = small;
+            c.phase = PHASE_OPS | (nth & 1 ? CREATE_FAULT_CLOSE : 0);
+            c.fault = call | (nth == 2 ? FUZZ_FAULT_STICKY : 0);
+            c.nth = nth * nth * 2;
+            cseed_work(wk, &c);
+        }
+    }
+    c = small;
+    c.flags = req | CREATE_HAS_BLOCK;
+    c.shift = 30;
+    c.mantissa = 600;
+    c.phase = PHASE_OPS;
+    c.fault = FUZZ_IO_PWRITE;
+    c.nth = 5;
+    cseed_large("fault-large-bat", &c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -642,6 +1163,7 @@ int main(int argc, char **argv)
     seeds_session();
     seeds_locator();
     seeds_log();
+    seeds_create();
     printf("%u seeds written to %s\n", n_written, out_root);
     return 0;
 }
