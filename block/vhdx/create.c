@@ -287,6 +287,12 @@ static int create_sector_size(const VhdxCreateRequest *req, uint32_t *lss,
         return vhdx_error(errp, EINVAL, "Logical sector size must be 512 or "
                           "4096");
     }
+    if (parent && parent->logical_sector_size != 512 &&
+        parent->logical_sector_size != 4096) {
+        return vhdx_error(errp, EINVAL, "The parent's logical sector size "
+                          "%" PRIu32 " is neither 512 nor 4096",
+                          parent->logical_sector_size);
+    }
     if (parent && req->has_logical_sector_size &&
         req->logical_sector_size != parent->logical_sector_size) {
         return vhdx_error(errp, EINVAL, "A differencing image has its "

@@ -238,11 +238,6 @@ static int ask_resolve(const Ask *a, VhdxCreateParams *p)
     GError *err = NULL;
     int ret;
 
-    /* A known bug, not to be found again: repro-create-parent-lss.c */
-    if (req.parent && !req.has_logical_sector_size &&
-        !req.parent->logical_sector_size) {
-        return -1;
-    }
     ret = vhdx_create_params_resolve(&req, p, &err);
     if (ret < 0) {
         fuzz_check_error(ret, &err, "create_params_resolve");

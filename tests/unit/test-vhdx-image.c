@@ -878,6 +878,34 @@ static void test_open_skips_bat_holes(void)
     vhdx_image_free(img);
 }
 
+/*
+ * A parent spec with a sector size no image has is refused cleanly (the
+ * resolve used to divide by it; found by fuzz-create)
+ */
+static void test_resolve_bad_parent_sector_size(void)
+{
+    static const uint32_t bad[] = { 0, 1000, 8192 };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        VhdxParentSpec parent = {
+            .name = "/vm/base.vhdx",
+            .child_dir = "/vm",
+            .logical_sector_size = bad[i],
+        };
+        VhdxCreateRequest req = {
+            .virtual_size = 8 * MiB,
+            .parent = &parent,
+        };
+        g_autoptr(GError) err = NULL;
+        VhdxCreateParams p;
+
+        g_assert_cmpint(vhdx_create_params_resolve(&req, &p, &err), ==,
+                        -EINVAL);
+        g_assert_nonnull(strstr(err->message, "parent's logical sector "
+                                "size"));
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -911,6 +939,8 @@ int main(int argc, char **argv)
     g_test_add_func("/image/log-on-bat-refused-unchanged",
                     test_log_on_bat_refused_unchanged);
     g_test_add_func("/image/open-skips-bat-holes", test_open_skips_bat_holes);
+    g_test_add_func("/image/resolve-bad-parent-sector-size",
+                    test_resolve_bad_parent_sector_size);
     g_test_add_func("/image/mutations-never-crash",
                     test_mutations_never_crash);
     return g_test_run();
