@@ -330,9 +330,9 @@ typedef struct VhdxCheckReport {
 
 /*
  * Finds what is wrong with the image, calling @report_fault (if not
- * NULL) for each fault, and with @repair (a writable image) repairs every fault through
- * the log as vhdx/check.c describes.  Leaks are only counted: see
- * vhdx_image_trim.
+ * NULL) for each fault, and with @repair (a writable image) repairs
+ * every fault through the log as vhdx/check.c describes.  Leaks are only
+ * counted: see vhdx_image_trim.
  */
 int vhdx_image_check(VhdxImage *img, bool repair, VhdxFaultFn *report_fault,
                      void *opaque, VhdxCheckReport *report, GError **errp);

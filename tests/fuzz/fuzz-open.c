@@ -249,7 +249,7 @@ static int64_t open_read_only(FuzzIO *f, unsigned flags, uint32_t seed)
         }
     }
     FUZZ_CHECK(m->writes == 0 && m->truncates == 0 && memio_size(m) == size,
-               "a read-only open (flags %#x) wrote to the file", flags);
+               "a read-only open (flags 0x%x) wrote to the file", flags);
     return corruptions;
 }
 
