@@ -62,10 +62,10 @@ typedef enum CreatePhase {
 #define CREATE_HEADER_SIZE    (13 + FUZZ_FAULT_SIZE)
 
 typedef enum CreateOp {
-    COP_WRITE,          /* count % 128 + 1 sectors of pattern argument,
-                         * argument sectors into the block */
-    COP_ZERO,           /* write-zeroes of count % 4096 + 1 blocks, one
-                         * every 1 << (argument % 16) blocks */
+    /* count % 128 + 1 sectors of pattern argument, argument sectors in */
+    COP_WRITE,
+    /* write-zeroes of count % 4096 + 1 blocks, one every 1 << (arg % 16) */
+    COP_ZERO,
     COP_DISCARD,        /* the same, discard */
     COP_MAP,            /* maps blocks as COP_ZERO picks them */
     COP_FLUSH,

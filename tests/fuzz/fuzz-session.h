@@ -65,26 +65,32 @@ typedef enum SessionOp {
     OP_WRITE_ZEROES,
     OP_DISCARD,
     OP_FLUSH,
-    OP_GROW,                /* by length + (argument % 8) MiB; 0xff shrinks,
-                             * 0xfe grows to OP_GROW_HUGE_SIZE (the model
-                             * ends: it covers small disks only) */
+    /*
+     * by length + (argument % 8) MiB; 0xff shrinks, 0xfe grows to
+     * OP_GROW_HUGE_SIZE (the model ends: it covers small disks only)
+     */
+    OP_GROW,
     OP_MAKE_EMPTY,          /* argument bit 0: with the parent's GUID */
     OP_SET_PARENT,          /* argument: name; bit 7: wrong sector size */
     OP_REOPEN_RW,
     OP_REOPEN_RO,
     OP_CHECK,               /* argument bit 0: repair */
     OP_READ,                /* compares with the model */
-    OP_CRASH,               /* power cut after argument % 32 + 1 writes of
-                             * a flush (bit 6: of a make_clean); bit 5:
-                             * reopen read-only */
+    /*
+     * power cut after argument % 32 + 1 writes of a flush (bit 6: of a
+     * make_clean); bit 5: reopen read-only
+     */
+    OP_CRASH,
     OP_TRIM,
     OP_MAKE_CLEAN,
-    OP_GRANTS,              /* a data change with argument % 4 children
-                             * open, which grants record */
-    OP_FAULT,               /* arms a fault plan (fuzz-io.h): argument
-                             * is its first byte, the length field (as
-                             * stored, not plus one) its n; offset bit 0:
-                             * close the image after the failure */
+    /* a data change with argument % 4 children open, which grants record */
+    OP_GRANTS,
+    /*
+     * arms a fault plan (fuzz-io.h): argument is its first byte, the
+     * length field (as stored, not plus one) its n; offset bit 0: close
+     * the image after the failure
+     */
+    OP_FAULT,
     OP_COUNT,
 } SessionOp;
 
