@@ -88,7 +88,7 @@ static bool check_in_fixed_structure(const VhdxImage *img, uint64_t offset,
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(starts); i++) {
-        if (offset < starts[i] + lengths[i] && starts[i] < offset + size) {
+        if (vhdx_ranges_overlap(offset, size, starts[i], lengths[i])) {
             return true;
         }
     }

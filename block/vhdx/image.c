@@ -48,12 +48,6 @@ static int image_validate_file_id(VhdxIO *io, uint64_t length, GError **errp)
     return 0;
 }
 
-static bool image_ranges_overlap(uint64_t a, uint64_t a_len, uint64_t b,
-                                 uint64_t b_len)
-{
-    return a < b + b_len && b < a + a_len;
-}
-
 /*
  * The log must lie inside the file and clear of the header area and of
  * the regions, before a replay writes anything: replaying a log that
@@ -74,12 +68,12 @@ static int image_validate_log_placement(VhdxImage *img, uint64_t length,
                           "file (%" PRIu64 " bytes)", h->log_offset,
                           h->log_length, length);
     }
-    clear = !image_ranges_overlap(h->log_offset, h->log_length, 0,
+    clear = !vhdx_ranges_overlap(h->log_offset, h->log_length, 0,
                                   VHDX_HEADER_AREA_SIZE);
     if (clear && vhdx_region_load(img->io, length, &r, NULL) == 0) {
-        clear = !image_ranges_overlap(h->log_offset, h->log_length,
+        clear = !vhdx_ranges_overlap(h->log_offset, h->log_length,
                                       r.bat_offset, r.bat_length) &&
-                !image_ranges_overlap(h->log_offset, h->log_length,
+                !vhdx_ranges_overlap(h->log_offset, h->log_length,
                                       r.metadata_offset, r.metadata_length);
     }
     if (!clear) {

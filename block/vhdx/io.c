@@ -60,25 +60,19 @@ int vhdx_io_extent(VhdxIO *io, uint64_t offset, uint64_t len, bool *zero,
 
 int vhdx_io_zero_data(VhdxIO *io, uint64_t offset, uint64_t len)
 {
-    if (!io->block_status) {
-        return vhdx_io_pwrite_zeroes(io, offset, len);
-    }
     while (len) {
-        uint64_t pnum = 0;
-        int ret = io->block_status(io, offset, len, &pnum);
+        uint64_t run;
+        bool zero;
+        int ret = vhdx_io_extent(io, offset, len, &zero, &run);
 
+        if (ret == 0 && !zero) {
+            ret = vhdx_io_pwrite_zeroes(io, offset, run);
+        }
         if (ret < 0) {
             return ret;
         }
-        pnum = MIN(MAX(pnum, 1), len);
-        if (ret == 0) {
-            ret = vhdx_io_pwrite_zeroes(io, offset, pnum);
-            if (ret < 0) {
-                return ret;
-            }
-        }
-        offset += pnum;
-        len -= pnum;
+        offset += run;
+        len -= run;
     }
     return 0;
 }

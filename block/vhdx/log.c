@@ -167,12 +167,6 @@ static uint32_t log_pos_add(const LogRegion *r, uint32_t pos, uint64_t delta)
     return (pos + delta) % r->length;
 }
 
-static bool log_ranges_overlap(uint64_t a, uint64_t a_len,
-                               uint64_t b, uint64_t b_len)
-{
-    return a < b + b_len && b < a + a_len;
-}
-
 /* ---- Reading and validating entries ---- */
 
 /*
@@ -323,7 +317,7 @@ static bool log_desc_parse(const LogRegion *r, const LogEntryHeader *h,
                "headers";
         return false;
     }
-    if (log_ranges_overlap(d->file_offset, d->length, r->offset, r->length)) {
+    if (vhdx_ranges_overlap(d->file_offset, d->length, r->offset, r->length)) {
         *why = "descriptor FileOffset range overlaps the log";
         return false;
     }
@@ -1152,7 +1146,7 @@ static int log_validate_sectors(const VhdxLog *log,
             why = "is inside the file identifier or headers";
         } else if (off > VHDX_FILE_SIZE_MAX - LOG_SECTOR) {
             why = "is beyond any possible file size";
-        } else if (log_ranges_overlap(off, LOG_SECTOR, log->offset,
+        } else if (vhdx_ranges_overlap(off, LOG_SECTOR, log->offset,
                                       log->length)) {
             why = "is inside the log";
         } else if (i > 0 && sectors[i - 1].file_offset == off) {

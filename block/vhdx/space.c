@@ -115,18 +115,19 @@ static int scan_entry(SpaceMap *m, const VhdxBatGeometry *g, uint64_t index,
     return 0;
 }
 
-/* How many entries from @index on lie in a hole of the file (*@skip) */
-static int space_bat_hole(VhdxIO *io, const VhdxRegions *r,
-                          const VhdxBatGeometry *g, uint64_t index,
-                          uint64_t *skip, GError **errp)
+/*
+ * How many of the @n entries from @index on lie in a hole of the file
+ * (*@skip): one question per batch, however fragmented the BAT is
+ */
+static int space_bat_hole(VhdxIO *io, const VhdxRegions *r, uint64_t index,
+                          uint64_t n, uint64_t *skip, GError **errp)
 {
     uint64_t run;
     bool zero;
     int ret;
 
     ret = vhdx_io_extent(io, r->bat_offset + index * VHDX_BAT_ENTRY_SIZE,
-                         (g->total_entries - index) * VHDX_BAT_ENTRY_SIZE,
-                         &zero, &run);
+                         n * VHDX_BAT_ENTRY_SIZE, &zero, &run);
     if (ret < 0) {
         return vhdx_io_error(errp, -ret, "VHDX BAT: cannot look for holes "
                              "from entry %" PRIu64, index);
@@ -152,7 +153,7 @@ static int scan_bat(VhdxIO *io, SpaceMap *m, const VhdxRegions *r,
          * A hole in the BAT holds entries of state 0, NOT_PRESENT, which
          * use no space: a huge sparse BAT costs nothing to scan
          */
-        ret = space_bat_hole(io, r, g, index, &skip, errp);
+        ret = space_bat_hole(io, r, index, n, &skip, errp);
         if (ret < 0) {
             return ret;
         }

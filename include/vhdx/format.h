@@ -10,6 +10,7 @@
 #ifndef VHDX_FORMAT_H
 #define VHDX_FORMAT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define VHDX_KiB                  (UINT64_C(1) << 10)
@@ -61,6 +62,13 @@
  * covers no more of a (sparse) file than this.
  */
 #define VHDX_FILE_SIZE_MAX        (VHDX_VIRTUAL_SIZE_MAX + VHDX_TiB)
+
+/* Whether [a, a + a_len) and [b, b + b_len) share a byte */
+static inline bool vhdx_ranges_overlap(uint64_t a, uint64_t a_len,
+                                       uint64_t b, uint64_t b_len)
+{
+    return a < b + b_len && b < a + a_len;
+}
 
 /* A sector bitmap block is 1 MiB and describes 2^23 sectors (one chunk) */
 #define VHDX_BITMAP_BLOCK_SIZE    VHDX_MiB
