@@ -237,7 +237,8 @@ static void iorec_kill(void)
     if (note) {
         iorec_note_killer(note);
     }
-    if (pidfile && (f = fopen(pidfile, "r"))) {
+    f = pidfile ? fopen(pidfile, "r") : NULL;
+    if (f) {
         if (fgets(buf, sizeof(buf), f)) {
             kill(atol(buf), SIGKILL);
         }
@@ -330,7 +331,11 @@ static void iorec_write(int fd, const struct iovec *iov, int iovcnt,
     char path[PATH_MAX];
     size_t path_len;
 
-    if (done <= 0 || !(path_len = iorec_path(fd, path))) {
+    if (done <= 0) {
+        return;
+    }
+    path_len = iorec_path(fd, path);
+    if (!path_len) {
         return;
     }
     pthread_mutex_lock(&iorec_lock);
