@@ -32,7 +32,8 @@ struct VhdxCache {
     GHashTable *pages;          /* uint64_t offset -> CachePage */
     GQueue lru;
     VhdxCacheCommitFn commit;
-    void *commit_opaque;
+    VhdxCacheReadFn read;       /* NULL: pages are read from @io */
+    void *opaque;
 };
 
 static void cache_page_free(gpointer p)
@@ -56,8 +57,13 @@ VhdxCache *vhdx_cache_new(VhdxIO *io, size_t max_pages, size_t max_dirty,
                                      cache_page_free);
     g_queue_init(&c->lru);
     c->commit = commit;
-    c->commit_opaque = opaque;
+    c->opaque = opaque;
     return c;
+}
+
+void vhdx_cache_set_reader(VhdxCache *c, VhdxCacheReadFn read)
+{
+    c->read = read;
 }
 
 void vhdx_cache_free(VhdxCache *c)
@@ -129,7 +135,8 @@ static int cache_load(VhdxCache *c, uint64_t offset, CachePage **out,
     if (posix_memalign(&data, VHDX_CACHE_PAGE_SIZE, VHDX_CACHE_PAGE_SIZE)) {
         return vhdx_error(errp, ENOMEM, "VHDX metadata cache: out of memory");
     }
-    ret = vhdx_io_pread(c->io, offset, data, VHDX_CACHE_PAGE_SIZE);
+    ret = c->read ? c->read(c->opaque, offset, data) :
+                    vhdx_io_pread(c->io, offset, data, VHDX_CACHE_PAGE_SIZE);
     if (ret < 0) {
         free(data);
         return vhdx_io_error(errp, -ret, "VHDX metadata cache: cannot read "
@@ -219,7 +226,7 @@ int vhdx_cache_commit(VhdxCache *c, GError **errp)
         }
     }
     g_assert(n == c->dirty);
-    ret = c->commit(c->commit_opaque, sectors, n, errp);
+    ret = c->commit(c->opaque, sectors, n, errp);
     if (ret < 0) {
         return ret;
     }

@@ -488,7 +488,7 @@ static int check_round(VhdxImage *img, bool repair, VhdxFaultFn *report_fault,
         }
     }
     *found = round.found;
-    return repair ? vhdx_image_flush(img, errp) : 0;
+    return repair ? vhdx_image_checkpoint(img, errp) : 0;
 }
 
 static void check_count_space(VhdxImage *img, VhdxCheckReport *report,
@@ -515,7 +515,8 @@ int vhdx_image_check(VhdxImage *img, bool repair, VhdxFaultFn *report_fault,
         .log_replayed = img->log_replayed,
         .log_pending = img->log_pending,
     };
-    ret = vhdx_image_flush(img, errp);
+    /* The region tables and the space scan are read from the file */
+    ret = vhdx_image_checkpoint(img, errp);
     if (ret == 0) {
         ret = check_region_tables(img, repair, report_fault, opaque, report,
                                   errp);

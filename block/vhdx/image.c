@@ -254,6 +254,7 @@ static int image_load_parent(VhdxImage *img, GError **errp)
 
 static int image_commit_sectors(void *opaque, const VhdxLogSector *sectors,
                                 size_t n, GError **errp);
+static int image_read_page(void *opaque, uint64_t offset, uint8_t *page);
 
 static size_t image_max_dirty(VhdxImage *img)
 {
@@ -345,6 +346,7 @@ int vhdx_image_open(VhdxIO *io, unsigned flags, VhdxImage **out,
     img->cache = vhdx_cache_new(img->io, VHDX_CACHE_DEFAULT_PAGES,
                                 image_max_dirty(img), image_commit_sectors,
                                 img);
+    vhdx_cache_set_reader(img->cache, image_read_page);
     *out = img;
     return 0;
 }
@@ -353,6 +355,7 @@ void vhdx_image_free(VhdxImage *img)
 {
     if (img) {
         vhdx_cache_free(img->cache);
+        vhdx_log_clear(&img->log);
         vhdx_alloc_destroy(&img->alloc);
         vhdx_metadata_clear(&img->metadata);
         vhdx_parent_ref_clear(&img->parent);
@@ -471,6 +474,7 @@ int vhdx_image_begin_write(VhdxImage *img, bool data, GError **errp)
         return ret;
     }
     if (!img->session_started) {
+        vhdx_log_clear(&img->log);
         vhdx_log_init(&img->log, img->io, h.log_offset, h.log_length,
                       &h.log_guid);
         img->session_started = true;
@@ -516,6 +520,11 @@ int vhdx_image_begin_data_change(VhdxImage *img, const VhdxGrants *now,
     return vhdx_image_begin_write(img, true, errp);
 }
 
+/*
+ * The cache's commit: the dirty pages go to the log, which flushes the
+ * payload written so far first (metadata may point at it).  They are
+ * written home at the next checkpoint.
+ */
 static int image_commit_sectors(void *opaque, const VhdxLogSector *sectors,
                                 size_t n, GError **errp)
 {
@@ -523,18 +532,23 @@ static int image_commit_sectors(void *opaque, const VhdxLogSector *sectors,
     int ret;
 
     g_assert(img->session_started);
-    /* Payload written so far must be durable before metadata points at it */
-    ret = vhdx_io_flush(img->io);
-    if (ret < 0) {
-        return vhdx_io_error(errp, -ret, "VHDX: flushing data before a "
-                             "metadata update failed");
-    }
-    ret = vhdx_log_commit(&img->log, sectors, n, errp);
+    ret = vhdx_log_append(&img->log, sectors, n, errp);
     if (ret < 0) {
         return ret;
     }
     vhdx_alloc_committed(&img->alloc);
     return 0;
+}
+
+/* The cache's reads: a page logged but not home is read from the log */
+static int image_read_page(void *opaque, uint64_t offset, uint8_t *page)
+{
+    VhdxImage *img = opaque;
+
+    if (vhdx_log_read_logged(&img->log, offset, page)) {
+        return 0;
+    }
+    return vhdx_io_pread(img->io, offset, page, VHDX_CACHE_PAGE_SIZE);
 }
 
 int vhdx_image_flush(VhdxImage *img, GError **errp)
@@ -543,6 +557,16 @@ int vhdx_image_flush(VhdxImage *img, GError **errp)
         return 0;
     }
     return vhdx_cache_commit(img->cache, errp);
+}
+
+int vhdx_image_checkpoint(VhdxImage *img, GError **errp)
+{
+    int ret = vhdx_image_flush(img, errp);
+
+    if (ret == 0 && img->writable) {
+        ret = vhdx_log_checkpoint(&img->log, errp);
+    }
+    return ret;
 }
 
 /* Everything is home: a header without LogGuid tells readers so */
@@ -600,7 +624,7 @@ int vhdx_image_make_clean(VhdxImage *img, GError **errp)
     if (!img->session_started) {
         return 0;
     }
-    ret = vhdx_image_flush(img, errp);
+    ret = vhdx_image_checkpoint(img, errp);
     if (ret == 0) {
         ret = image_mark_log_clean(img, errp);
     }

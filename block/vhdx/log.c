@@ -9,23 +9,29 @@
  * between a signature and the split sequence number; the first 8 and last
  * 4 bytes travel in the descriptor.
  *
- * Writing.  Entries follow each other around the ring, starting at offset
- * 0 with sequence number 1 for a fresh LogGuid.  An entry never straddles
- * the end of the ring: when it does not fit before the end it goes to
- * offset 0.  Each entry is written, flushed, applied to its home sectors
- * and flushed again before the next one is written, so no older entry is
- * ever needed and every entry's Tail points at the entry itself.
+ * Writing.  Entries follow each other around the ring without gaps,
+ * starting at offset 0 with sequence number 1 for a fresh LogGuid; an
+ * entry that reaches the end of the ring wraps to its start, as MS-VHDX
+ * allows.  Each entry is written and flushed; its sectors are written
+ * home only at a checkpoint.  Until then the entries since the last
+ * checkpoint form one sequence: each entry's Tail points at the first of
+ * them, so replay applies them all, in order.  A checkpoint writes the
+ * newest logged copy of every sector home and flushes; the next entry
+ * starts a new sequence, its own tail.
  *
  * Crash safety.  Replay picks the valid sequence whose head has the
  * highest sequence number, and sequence numbers only grow under one
- * LogGuid, so it picks the newest complete entry - provided that entry
- * survives.  If it did not, replay would fall back to an older entry and
- * roll back the home sectors the newer one changed.  The only write that
- * can destroy the newest entry is the next entry, torn by a crash; so a
- * new entry never overlaps the one before it (see log_entry_place()).
- * After a crash the newest complete entry is then either the previous
- * one, whose home writes were all done and flushed, or the new one; both
- * replay to a state the caller committed.
+ * LogGuid, so it picks the newest complete sequence - provided every
+ * entry of it survives.  If one did not, replay would fall back to an
+ * older sequence and roll back the home sectors the newer one changed.
+ * The only writes that can destroy entries are new entries, torn by a
+ * crash; so a new entry never overlaps the current sequence, nor, when it
+ * starts a new sequence, the one before (whose home writes are done, but
+ * which replay still picks if the new entry is torn: replaying it again
+ * changes nothing).  With N sectors in the ring and every entry at most
+ * M = N / 3 sectors, a sequence is kept to at most N - M sectors (a
+ * checkpoint comes first otherwise), so the next entry always fits beside
+ * it: see log_needs_checkpoint().
  *
  * A commit too large for one entry becomes several entries, each atomic
  * on its own: a crash in the middle can leave a prefix of them applied.
@@ -886,6 +892,20 @@ int vhdx_log_replay(VhdxIO *io, uint64_t offset, uint32_t length,
 
 /* ---- Writing ---- */
 
+/*
+ * At most this many logged sectors wait for their checkpoint: the copies
+ * kept for reading cost memory, and a log of any size must not make it
+ * grow without bound (16 MiB).
+ */
+#define LOG_LOGGED_MAX      4096
+
+/* The newest logged content of a home sector, until it is home */
+typedef struct LogLogged {
+    uint64_t file_offset;
+    bool zero;
+    uint8_t data[VHDX_LOG_SECTOR_SIZE];
+} LogLogged;
+
 void vhdx_log_init(VhdxLog *log, VhdxIO *io, uint64_t offset,
                    uint32_t length, const VhdxGuid *guid)
 {
@@ -897,6 +917,11 @@ void vhdx_log_init(VhdxLog *log, VhdxIO *io, uint64_t offset,
         .sequence = 1,
         .head = 0,
     };
+}
+
+void vhdx_log_clear(VhdxLog *log)
+{
+    g_clear_pointer(&log->logged, g_hash_table_destroy);
 }
 
 size_t vhdx_log_max_sectors_per_entry(const VhdxLog *log)
@@ -959,24 +984,27 @@ static size_t log_entry_fit(const VhdxLogSector *sectors, size_t n,
 }
 
 /*
- * Where an entry of @size bytes goes: at the head if it fits before the
- * end of the ring, else at offset 0.
- *
- * Either way it must not overlap the previous entry (see the top of the
- * file).  With N sectors in the ring and every entry at most M = N / 3
- * sectors: the previous entry is [a, b), b being the head, b - a <= M.
- * Placing the new entry of S <= M sectors at b cannot overlap it.  If it
- * does not fit there, b + S > N, so a > N - S - M >= N - 2M >= M >= S:
- * the entry placed at [0, S) ends before a.
+ * Whether the log must be checkpointed before an entry of @size bytes
+ * holding @count sectors is written.  Without it the sequence would grow
+ * past N - M sectors (see the top of the file), or the logged copies past
+ * their bound.  After a checkpoint the entry starts a new sequence, which
+ * never overlaps the old one: that is at most N - M sectors, the entry at
+ * most M.
  */
-static uint32_t log_entry_place(const VhdxLog *log, uint64_t size)
+static bool log_needs_checkpoint(const VhdxLog *log, uint64_t size,
+                                 size_t count)
 {
-    return log->head + size <= log->length ? log->head : 0;
+    uint64_t keep = log->length -
+                    (uint64_t)log_max_entry_sectors(log->length) * LOG_SECTOR;
+
+    return log->in_sequence &&
+           (log->used + size > keep ||
+            vhdx_log_logged_count(log) + count > LOG_LOGGED_MAX);
 }
 
 /* Encodes the entry for @n sorted @sectors at log offset @pos into @buf */
 static void log_entry_encode(const VhdxLog *log, const VhdxLogSector *sectors,
-                             size_t n, uint32_t ndesc, uint32_t pos,
+                             size_t n, uint32_t ndesc, uint32_t tail,
                              uint64_t flushed, uint64_t last,
                              uint8_t *buf, uint64_t size)
 {
@@ -988,8 +1016,7 @@ static void log_entry_encode(const VhdxLog *log, const VhdxLogSector *sectors,
 
     memcpy(buf + HDR_SIGNATURE, VHDX_LOG_ENTRY_SIGNATURE, 4);
     vhdx_st32(buf + HDR_ENTRY_LENGTH, size);
-    /* Every earlier entry is already home: the entry is its own tail */
-    vhdx_st32(buf + HDR_TAIL, pos);
+    vhdx_st32(buf + HDR_TAIL, tail);
     vhdx_st64(buf + HDR_SEQUENCE, seq);
     vhdx_st32(buf + HDR_DESC_COUNT, ndesc);
     vhdx_st32(buf + HDR_RESERVED, 0);
@@ -1030,6 +1057,21 @@ static void log_entry_encode(const VhdxLog *log, const VhdxLogSector *sectors,
     vhdx_checksum_store(buf, size, HDR_CHECKSUM);
 }
 
+/* Writes @size bytes of @buf into the ring at @pos, wrapping at its end */
+static int log_write_ring(VhdxLog *log, uint32_t pos, const uint8_t *buf,
+                          uint64_t size)
+{
+    uint64_t first = MIN(size, (uint64_t)log->length - pos);
+    int ret;
+
+    ret = vhdx_io_pwrite(log->io, log->offset + pos, buf, first);
+    if (ret == 0 && first < size) {
+        ret = vhdx_io_pwrite(log->io, log->offset, buf + first,
+                             size - first);
+    }
+    return ret;
+}
+
 /* Writes the @n sorted @sectors to their home locations */
 static int log_write_home(VhdxLog *log, const VhdxLogSector *sectors,
                           size_t n)
@@ -1058,9 +1100,33 @@ static int log_write_home(VhdxLog *log, const VhdxLogSector *sectors,
     return 0;
 }
 
+/* Keeps the newest content of the @n logged @sectors until their home */
+static void log_remember(VhdxLog *log, const VhdxLogSector *sectors,
+                         size_t n)
+{
+    if (!log->logged) {
+        log->logged = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+                                            NULL, g_free);
+    }
+    for (size_t i = 0; i < n; i++) {
+        LogLogged *l = g_hash_table_lookup(log->logged,
+                                           &sectors[i].file_offset);
+
+        if (!l) {
+            l = g_new(LogLogged, 1);
+            l->file_offset = sectors[i].file_offset;
+            g_hash_table_insert(log->logged, &l->file_offset, l);
+        }
+        l->zero = !sectors[i].data;
+        if (sectors[i].data) {
+            memcpy(l->data, sectors[i].data, LOG_SECTOR);
+        }
+    }
+}
+
 /*
- * Writes one entry for @n sorted @sectors (which fit), flushes, writes
- * them home, flushes.
+ * Writes one entry for @n sorted @sectors (which fit) at the head and
+ * flushes it.
  */
 static int log_write_entry(VhdxLog *log, const VhdxLogSector *sectors,
                            size_t n, uint32_t ndesc, uint32_t ndata,
@@ -1069,11 +1135,15 @@ static int log_write_entry(VhdxLog *log, const VhdxLogSector *sectors,
     g_autofree uint8_t *buf = NULL;
     uint64_t size = (log_desc_sectors(ndesc) + ndata) * LOG_SECTOR;
     uint64_t flushed, last, home_end;
-    uint32_t pos = log_entry_place(log, size);
+    uint32_t pos = log->head;
     int64_t file_length;
     const char *what;
     int ret;
 
+    if (!log->in_sequence) {
+        log->tail = pos;
+        log->used = 0;
+    }
     /*
      * The caller flushed, so the current length is stable on disk: it is
      * the largest FlushedFileOffset allowed.  LastFileOffset must cover
@@ -1090,32 +1160,24 @@ static int log_write_entry(VhdxLog *log, const VhdxLogSector *sectors,
     last = log_align_up(MAX((uint64_t)file_length, home_end), VHDX_MiB);
 
     buf = g_malloc0(size);
-    log_entry_encode(log, sectors, n, ndesc, pos, flushed, last, buf, size);
-
-    ret = vhdx_io_pwrite(log->io, log->offset + pos, buf, size);
+    log_entry_encode(log, sectors, n, ndesc, log->tail, flushed, last, buf,
+                     size);
+    ret = log_write_ring(log, pos, buf, size);
     if (ret < 0) {
         what = "write the log entry";
         goto fail;
     }
-    /* Sequence and head move on even if a later step fails, see below */
     log->sequence++;
     log->head = (pos + size) % log->length;
+    log->used += size;
+    log->in_sequence = true;
 
     ret = vhdx_io_flush(log->io);
     if (ret < 0) {
         what = "flush the log entry";
         goto fail;
     }
-    ret = log_write_home(log, sectors, n);
-    if (ret < 0) {
-        what = "write the logged sectors home";
-        goto fail;
-    }
-    ret = vhdx_io_flush(log->io);
-    if (ret < 0) {
-        what = "flush the logged sectors";
-        goto fail;
-    }
+    log_remember(log, sectors, n);
     return 0;
 
 fail:
@@ -1160,7 +1222,89 @@ static int log_validate_sectors(const VhdxLog *log,
     return 0;
 }
 
-int vhdx_log_commit(VhdxLog *log, const VhdxLogSector *sectors, size_t n,
+/* Refuses to write a log that failed before, or that cannot hold entries */
+static int log_validate_writable(const VhdxLog *log, GError **errp)
+{
+    /* Sequence 0 is never valid (MS-VHDX 2.3.1.1): it marks a failure */
+    if (log->sequence == 0) {
+        return vhdx_error(errp, EIO, "VHDX log: an earlier commit failed\n"
+                          "The image must be reopened so that the log is "
+                          "replayed.");
+    }
+    if (log->offset % VHDX_ALIGNMENT || log->offset < VHDX_HEADER_AREA_SIZE ||
+        log->length % VHDX_ALIGNMENT ||
+        log_max_entry_sectors(log->length) < 2) {
+        return vhdx_error(errp, EINVAL, "VHDX log region at 0x%" PRIx64
+                          ": LogOffset or LogLength 0x%" PRIx32 " is not a "
+                          "1 MiB multiple after the header area",
+                          log->offset, log->length);
+    }
+    return 0;
+}
+
+/* The logged sectors, sorted by home offset; g_free() the result */
+static VhdxLogSector *log_logged_sorted(const VhdxLog *log, size_t *n)
+{
+    VhdxLogSector *sectors;
+    GHashTableIter iter;
+    LogLogged *l;
+
+    *n = 0;
+    sectors = g_new(VhdxLogSector, vhdx_log_logged_count(log));
+    if (log->logged) {
+        g_hash_table_iter_init(&iter, log->logged);
+        while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&l)) {
+            sectors[(*n)++] = (VhdxLogSector) {
+                .file_offset = l->file_offset,
+                .data = l->zero ? NULL : l->data,
+            };
+        }
+    }
+    qsort(sectors, *n, sizeof(*sectors), log_sector_cmp);
+    return sectors;
+}
+
+int vhdx_log_checkpoint(VhdxLog *log, GError **errp)
+{
+    g_autofree VhdxLogSector *sectors = NULL;
+    size_t n;
+    int ret;
+
+    if (!log->in_sequence) {
+        return 0;
+    }
+    if (log->sequence == 0) {
+        return log_validate_writable(log, errp);
+    }
+    sectors = log_logged_sorted(log, &n);
+    ret = log_write_home(log, sectors, n);
+    if (ret < 0) {
+        vhdx_io_error(errp, -ret, "VHDX log: cannot write the logged "
+                      "sectors home");
+    } else {
+        ret = vhdx_io_flush(log->io);
+        if (ret < 0) {
+            vhdx_io_error(errp, -ret, "VHDX log: cannot flush the logged "
+                          "sectors");
+        }
+    }
+    if (ret < 0) {
+        /*
+         * Home writes may be half done.  Replay would finish them, but a
+         * new sequence would hide the old one from replay and leave them
+         * half done for good; so refuse further writes until the image
+         * is reopened.  The logged copies stay readable.
+         */
+        log->sequence = 0;
+        return ret;
+    }
+    /* Dropped, not emptied: a log copied by value (tests) shares none */
+    vhdx_log_clear(log);
+    log->in_sequence = false;
+    return 0;
+}
+
+int vhdx_log_append(VhdxLog *log, const VhdxLogSector *sectors, size_t n,
                     GError **errp)
 {
     g_autofree VhdxLogSector *sorted = NULL;
@@ -1172,20 +1316,10 @@ int vhdx_log_commit(VhdxLog *log, const VhdxLogSector *sectors, size_t n,
     if (n == 0) {
         return 0;
     }
-    /* Sequence 0 is never valid (MS-VHDX 2.3.1.1): it marks a failure */
-    if (log->sequence == 0) {
-        return vhdx_error(errp, EIO, "VHDX log: an earlier commit failed\n"
-                          "The image must be reopened so that the log is "
-                          "replayed.");
+    ret = log_validate_writable(log, errp);
+    if (ret < 0) {
+        return ret;
     }
-    if (log->offset % VHDX_ALIGNMENT || log->offset < VHDX_HEADER_AREA_SIZE ||
-        log->length % VHDX_ALIGNMENT || max_sectors < 2) {
-        return vhdx_error(errp, EINVAL, "VHDX log region at 0x%" PRIx64
-                          ": LogOffset or LogLength 0x%" PRIx32 " is not a "
-                          "1 MiB multiple after the header area",
-                          log->offset, log->length);
-    }
-
     sorted = g_new(VhdxLogSector, n);
     memcpy(sorted, sectors, n * sizeof(*sorted));
     qsort(sorted, n, sizeof(*sorted), log_sector_cmp);
@@ -1206,20 +1340,76 @@ int vhdx_log_commit(VhdxLog *log, const VhdxLogSector *sectors, size_t n,
     }
 
     for (done = 0; done < n; done += count) {
+        uint64_t size;
+
         count = log_entry_fit(sorted + done, n - done, max_sectors,
                               &ndesc, &ndata);
         g_assert(count > 0);
+        size = (log_desc_sectors(ndesc) + ndata) * LOG_SECTOR;
+        if (log_needs_checkpoint(log, size, count)) {
+            ret = vhdx_log_checkpoint(log, errp);
+            if (ret < 0) {
+                return ret;
+            }
+        }
         ret = log_write_entry(log, sorted + done, count, ndesc, ndata, errp);
         if (ret < 0) {
             /*
-             * The entry may be durable with its home writes half done.
-             * Replay would finish them, but a later entry (its own tail)
-             * would hide it from replay and leave them half done for good;
-             * so refuse further commits until the image is reopened.
+             * The entry may be durable; a later one (starting a new
+             * sequence after a checkpoint) could hide it from replay
+             * while the copies kept for reading no longer match it.
              */
             log->sequence = 0;
             return ret;
         }
     }
     return 0;
+}
+
+int vhdx_log_commit(VhdxLog *log, const VhdxLogSector *sectors, size_t n,
+                    GError **errp)
+{
+    int ret = vhdx_log_append(log, sectors, n, errp);
+
+    return ret < 0 ? ret : vhdx_log_checkpoint(log, errp);
+}
+
+bool vhdx_log_read_logged(const VhdxLog *log, uint64_t file_offset,
+                          uint8_t *buf)
+{
+    const LogLogged *l = log->logged ?
+                         g_hash_table_lookup(log->logged, &file_offset) :
+                         NULL;
+
+    if (!l) {
+        return false;
+    }
+    if (l->zero) {
+        memset(buf, 0, LOG_SECTOR);
+    } else {
+        memcpy(buf, l->data, LOG_SECTOR);
+    }
+    return true;
+}
+
+bool vhdx_log_logged_in(const VhdxLog *log, uint64_t offset, uint64_t len)
+{
+    GHashTableIter iter;
+    LogLogged *l;
+
+    if (!vhdx_log_logged_count(log)) {
+        return false;
+    }
+    g_hash_table_iter_init(&iter, log->logged);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&l)) {
+        if (vhdx_ranges_overlap(l->file_offset, LOG_SECTOR, offset, len)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+size_t vhdx_log_logged_count(const VhdxLog *log)
+{
+    return log->logged ? g_hash_table_size(log->logged) : 0;
 }

@@ -129,7 +129,8 @@ static int grow_relocate_bat(VhdxImage *img, uint64_t new_len,
         return vhdx_error(errp, EFBIG, "VHDX BAT of %" PRIu64 " bytes does "
                           "not fit a region", new_len);
     }
-    ret = vhdx_cache_commit(img->cache, errp);
+    /* The copy reads the BAT from the file: every change must be home */
+    ret = vhdx_image_checkpoint(img, errp);
     if (ret < 0) {
         return ret;
     }

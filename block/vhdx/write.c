@@ -31,6 +31,21 @@
 /* ---- space ---- */
 
 /*
+ * Reused space must hold no metadata sector still waiting in the log for
+ * its home write, which would land over the new payload.  Only space a
+ * sector bitmap block used could, and those are not freed while an image
+ * is open; this keeps it so.
+ */
+static int image_clear_logged(VhdxImage *img, uint64_t offset, uint64_t len,
+                              GError **errp)
+{
+    if (vhdx_log_logged_in(&img->log, offset, len)) {
+        return vhdx_log_checkpoint(&img->log, errp);
+    }
+    return 0;
+}
+
+/*
  * Reserves space for one payload block.  *@fresh: the space reads as
  * zeros (the file was grown over it); otherwise it holds stale bytes that
  * must be overwritten or zeroed before the block is published.
@@ -44,6 +59,11 @@ int image_alloc_block(VhdxImage *img, uint64_t *file_offset, bool *fresh,
 
     offset = vhdx_alloc_take(&img->alloc, img->geo.block_size, fresh);
     if (!*fresh) {
+        ret = image_clear_logged(img, offset, img->geo.block_size, errp);
+        if (ret < 0) {
+            vhdx_alloc_untake(&img->alloc, offset, img->geo.block_size);
+            return ret;
+        }
         *file_offset = offset;
         return 0;
     }
@@ -128,6 +148,12 @@ static int write_alloc_bitmap(VhdxImage *img, uint64_t block,
     int ret;
 
     off = vhdx_alloc_take(&img->alloc, VHDX_BITMAP_BLOCK_SIZE, &fresh);
+    ret = fresh ? 0 : image_clear_logged(img, off, VHDX_BITMAP_BLOCK_SIZE,
+                                         errp);
+    if (ret < 0) {
+        vhdx_alloc_untake(&img->alloc, off, VHDX_BITMAP_BLOCK_SIZE);
+        return ret;
+    }
     if (length < 0) {
         ret = (int)length;
     } else if (fresh && (uint64_t)length <= off) {

@@ -34,6 +34,16 @@ typedef int (*VhdxCacheCommitFn)(void *opaque, const VhdxLogSector *sectors,
  */
 VhdxCache *vhdx_cache_new(VhdxIO *io, size_t max_pages, size_t max_dirty,
                           VhdxCacheCommitFn commit, void *opaque);
+
+/*
+ * Reads the page at @offset into @page (VHDX_CACHE_PAGE_SIZE bytes)
+ * as committed: pages committed but not yet home are read from wherever
+ * the commit callback keeps them.  Returns 0 or a negative errno.
+ */
+typedef int (*VhdxCacheReadFn)(void *opaque, uint64_t offset, uint8_t *page);
+
+/* Loads pages through @read (with the commit callback's opaque) */
+void vhdx_cache_set_reader(VhdxCache *c, VhdxCacheReadFn read);
 void vhdx_cache_free(VhdxCache *c);
 
 /*

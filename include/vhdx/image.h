@@ -147,10 +147,18 @@ int vhdx_image_begin_data_change(VhdxImage *img, const VhdxGrants *now,
 /*
  * Commits dirty metadata through the log, first making the data written
  * so far durable: payload always reaches the disk before the metadata
- * exposing it.  With nothing dirty it does nothing; flushing the file
- * itself is the caller's business then.
+ * exposing it.  The log is flushed; the metadata's home locations are
+ * written at a later checkpoint.  With nothing dirty it does nothing;
+ * flushing the file itself is the caller's business then.
  */
 int vhdx_image_flush(VhdxImage *img, GError **errp);
+
+/*
+ * Flushes, then writes every logged metadata sector home and flushes
+ * again: the file's own structures are current, for whatever reads them
+ * not through this image.
+ */
+int vhdx_image_checkpoint(VhdxImage *img, GError **errp);
 
 /*
  * Commits metadata and marks the log clean, ending the write session: the

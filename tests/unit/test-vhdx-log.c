@@ -17,6 +17,7 @@
 #include "vhdx-memio.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <glib.h>
 #include <string.h>
 
@@ -79,6 +80,7 @@ static void fixture_init(Fixture *f, uint32_t seed)
 
 static void fixture_free(Fixture *f)
 {
+    vhdx_log_clear(&f->log);
     memio_free(f->m);
     g_free(f->model);
 }
@@ -210,6 +212,18 @@ static unsigned count_commit_writes(Fixture *f, const Change *c)
     log.io = memio_io(m);
     g_assert_cmpint(vhdx_log_commit(&log, c->s, c->n, NULL), ==, 0);
     return m->writes;
+}
+
+/* How many pwrites the entry committing @c takes: two if it wraps */
+static unsigned count_entry_writes(Fixture *f, const Change *c)
+{
+    g_autoptr(MemIO) m = memio_dup(f->m);
+    VhdxLog log = f->log;
+
+    log.io = memio_io(m);
+    g_assert_cmpint(vhdx_log_commit(&log, c->s, c->n, NULL), ==, 0);
+    g_assert_false(log.sequence > f->log.sequence + 1);
+    return f->log.head + log.used > LOG_LEN ? 2 : 1;
 }
 
 /*
@@ -445,13 +459,18 @@ static void test_commit_split(void)
     change_random(&c, rng, 2 * max + 5, 0);
     commit_ok(&f, &c);
 
-    /* Three entries, one after the other, each its own tail */
+    /*
+     * Three entries, one after the other.  The first two (85 sectors
+     * each) form one sequence; with the third it would leave no room for
+     * a largest entry beside it, so a checkpoint comes first and the
+     * third starts a new sequence.
+     */
     g_assert_cmpuint(f.log.sequence, ==, 4);
     log = memio_bytes(f.m) + LOG_OFF;
     for (uint32_t i = 0, pos = 0; i < 3; i++) {
         g_assert_cmpmem(log + pos, 4, "loge", 4);
         g_assert_cmpuint(vhdx_ld64(log + pos + 16), ==, i + 1);
-        g_assert_cmpuint(vhdx_ld32(log + pos + 12), ==, pos);
+        g_assert_cmpuint(vhdx_ld32(log + pos + 12), ==, i < 2 ? 0 : pos);
         g_assert_cmpuint(vhdx_ld32(log + pos + 24), ==, i < 2 ? max : 5);
         pos += vhdx_ld32(log + pos + 8);
     }
@@ -699,6 +718,7 @@ static void test_crash_wrapped_log(void)
         if (n <= max) {
             g_autofree uint8_t *new = dup_bytes(f.model, FILE_SIZE);
             unsigned writes = count_commit_writes(&f, &c);
+            unsigned entry_writes = count_entry_writes(&f, &c);
             unsigned cuts[] = { 0, 1, writes / 2, writes };
 
             change_apply(new, &c);
@@ -708,8 +728,8 @@ static void test_crash_wrapped_log(void)
 
                 m = crash_and_replay(&f, &c, cuts[j], &replayed);
                 g_assert_true(replayed == (i > 0 || cuts[j] > 0));
-                g_assert_true(matches(m, cuts[j] ? new : f.model,
-                                      FILE_SIZE));
+                g_assert_true(matches(m, cuts[j] >= entry_writes ? new :
+                                         f.model, FILE_SIZE));
             }
             for (int j = 0; j < 3; j++) {
                 check_torn_commit(&f, &c, rng);
@@ -840,6 +860,321 @@ static void test_zero_only_entry(void)
     g_assert_cmpuint(vhdx_ld64(e + 64 + 8), ==, 4 * SECTOR);
     g_assert_cmpmem(e + 96, 4, "zero", 4);
     g_assert_cmpuint(vhdx_ld64(e + 96 + 8), ==, SECTOR);
+    fixture_free(&f);
+}
+
+/* ---- Appending without writing home (lazy checkpoints) ---- */
+
+static void append_ok(VhdxLog *log, const Change *c)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_cmpint(vhdx_log_append(log, c->s, c->n, &err), ==, 0);
+    g_assert_no_error(err);
+}
+
+/*
+ * An append leaves home sectors alone and keeps their new content for
+ * reading; replay after a crash or a checkpoint puts it home.
+ */
+static void test_append_keeps_home(void)
+{
+    g_autoptr(GRand) rng = g_rand_new_with_seed(20);
+    g_autofree uint8_t *old = NULL;
+    g_autofree uint8_t *new = NULL;
+    uint8_t buf[SECTOR];
+    Change a, b;
+    Fixture f;
+
+    fixture_init(&f, 20);
+    old = dup_bytes(f.model, FILE_SIZE);
+    change_random(&a, rng, 6, 30);
+    change_random(&b, rng, 9, 30);
+    append_ok(&f.log, &a);
+    append_ok(&f.log, &b);
+    new = dup_bytes(f.model, FILE_SIZE);
+    change_apply(new, &a);
+    change_apply(new, &b);
+
+    /* Home untouched; each sector reads its newest logged content */
+    g_assert_true(matches(f.m, old, FILE_SIZE));
+    g_assert_cmpuint(f.log.sequence, ==, 3);
+    for (size_t i = 0; i < b.n; i++) {
+        g_assert_true(vhdx_log_read_logged(&f.log, b.s[i].file_offset, buf));
+        g_assert_cmpmem(buf, SECTOR, new + b.s[i].file_offset, SECTOR);
+    }
+    for (uint64_t off = HOME_OFF; off < HOME_OFF + 8 * SECTOR;
+         off += SECTOR) {
+        g_assert_true(vhdx_log_read_logged(&f.log, off, buf) ==
+                      (change_has(&a, off) || change_has(&b, off)));
+    }
+    g_assert_true(vhdx_log_logged_in(&f.log, b.s[0].file_offset, 1));
+    g_assert_false(vhdx_log_logged_in(&f.log, 0, HOME_OFF));
+
+    /* The second entry's tail is the first: replay applies both */
+    {
+        const uint8_t *log = memio_bytes(f.m) + LOG_OFF;
+        uint32_t second = vhdx_ld32(log + 8);
+
+        g_assert_cmpuint(vhdx_ld32(log + 12), ==, 0);
+        g_assert_cmpuint(vhdx_ld32(log + second + 12), ==, 0);
+        g_assert_cmpuint(vhdx_ld64(log + second + 16), ==, 2);
+    }
+    {
+        g_autoptr(MemIO) m = memio_dup(f.m);
+
+        g_assert_true(replay_ok(m, &f.guid));
+        g_assert_true(matches(m, new, FILE_SIZE));
+    }
+
+    /* A checkpoint writes them home; nothing is kept any more */
+    g_assert_cmpint(vhdx_log_checkpoint(&f.log, NULL), ==, 0);
+    g_assert_true(matches(f.m, new, FILE_SIZE));
+    g_assert_cmpuint(vhdx_log_logged_count(&f.log), ==, 0);
+    g_assert_false(vhdx_log_read_logged(&f.log, b.s[0].file_offset, buf));
+    change_free(&a);
+    change_free(&b);
+    fixture_free(&f);
+}
+
+/*
+ * Host flushes: one before the entry (payload first) and one after it
+ * per append, plus one per checkpoint, which log space forces only every
+ * few dozen small appends.
+ */
+static void test_append_flushes(void)
+{
+    uint8_t data[SECTOR];
+    unsigned checkpoints = 0;
+    Fixture f;
+
+    fixture_init(&f, 21);
+    fill_pattern(data, SECTOR, 21);
+    for (unsigned i = 0; i < 200; i++) {
+        VhdxLogSector s = { HOME_OFF + (i % HOME_SECTORS) * SECTOR, data };
+        Change c = { .s = &s, .n = 1 };
+        unsigned flushes = f.m->flushes;
+        bool was_in_sequence = f.log.in_sequence;
+
+        append_ok(&f.log, &c);
+        g_assert_cmpuint(f.m->flushes - flushes, <=, 3);
+        if (f.m->flushes - flushes == 3) {
+            g_assert_true(was_in_sequence);
+            checkpoints++;
+        }
+        change_apply(f.model, &c);
+    }
+    /* Two log sectors per entry, a sequence of at most 171 sectors */
+    g_assert_cmpuint(checkpoints, ==, 2);
+    g_assert_cmpuint(f.m->flushes, ==, 2 * 200 + checkpoints);
+    g_assert_cmpint(vhdx_log_checkpoint(&f.log, NULL), ==, 0);
+    g_assert_true(matches(f.m, f.model, FILE_SIZE));
+    fixture_free(&f);
+}
+
+/* A run of appends on a copy of a fixture's file */
+typedef struct AppendRun {
+    MemIO *m;
+    unsigned *writes_after;     /* m->writes when append i returned */
+} AppendRun;
+
+/* No power cut in append_run() */
+#define NO_CUT UINT_MAX
+
+static void append_run(Fixture *f, Change *changes, unsigned n, unsigned cut,
+                       AppendRun *run)
+{
+    VhdxLog log;
+
+    run->m = memio_dup(f->m);
+    run->writes_after = g_new(unsigned, n);
+    vhdx_log_init(&log, memio_io(run->m), LOG_OFF, LOG_LEN, &f->guid);
+    /* cut_after_writes 0 means no cut, so count writes from 1 */
+    run->m->writes = 1;
+    run->m->cut_after_writes = cut == NO_CUT ? 0 : 1 + cut;
+    for (unsigned i = 0; i < n; i++) {
+        append_ok(&log, &changes[i]);
+        run->writes_after[i] = run->m->writes;
+        /*
+         * Checkpoints asked for (as close and check do) make sequences
+         * of every length, also short ones followed by long ones
+         */
+        if (i % 13 == 6) {
+            g_assert_cmpint(vhdx_log_checkpoint(&log, NULL), ==, 0);
+        }
+    }
+    run->m->cut_after_writes = 0;
+    vhdx_log_clear(&log);
+}
+
+static void append_run_free(AppendRun *run)
+{
+    memio_free(run->m);
+    g_free(run->writes_after);
+}
+
+/* How many appends of @run were durable (had returned) at @cut */
+static unsigned appends_done(const AppendRun *run, unsigned n, unsigned cut)
+{
+    unsigned done = 0;
+
+    while (done < n && run->writes_after[done] <= 1 + cut) {
+        done++;
+    }
+    return done;
+}
+
+/*
+ * Many small appends, checkpointed by log space as they go, entries
+ * wrapping around the ring: a power cut after every write, with that
+ * write torn or not, replays to the state after the appends that had
+ * returned, or after the one in flight.  Never older: a checkpoint's
+ * next entry must not destroy the sequence replay still needs.
+ */
+static void test_append_crash_every_write(void)
+{
+    enum { N = 40 };
+    g_autoptr(GRand) rng = g_rand_new_with_seed(22);
+    uint8_t *models[N + 1];
+    Change changes[N];
+    AppendRun full, before = { 0 };
+    unsigned total, torn = 0;
+    Fixture f;
+
+    fixture_init(&f, 22);
+    models[0] = dup_bytes(f.model, FILE_SIZE);
+    for (unsigned i = 0; i < N; i++) {
+        change_random(&changes[i], rng, g_rand_int_range(rng, 1, 20), 20);
+        models[i + 1] = dup_bytes(models[i], FILE_SIZE);
+        change_apply(models[i + 1], &changes[i]);
+    }
+    append_run(&f, changes, N, NO_CUT, &full);
+    total = full.writes_after[N - 1] - 1;
+    g_assert_cmpuint(full.m->flushes, >, 2 * N);     /* checkpoints came */
+
+    for (unsigned k = 0; k <= total; k++) {
+        AppendRun run;
+        unsigned done;
+
+        append_run(&f, changes, N, k, &run);
+        if (k > 0) {
+            /* The same cut, the last write torn if it was a log write */
+            g_autoptr(MemIO) m = memio_dup(run.m);
+
+            if (tear_log_write(m, before.m, rng)) {
+                torn++;
+                done = appends_done(&before, N, k - 1);
+                replay_ok(m, &f.guid);
+                g_assert_true(matches(m, models[done], FILE_SIZE) ||
+                              matches(m, models[done + 1], FILE_SIZE));
+            }
+            append_run_free(&before);
+        }
+        done = appends_done(&run, N, k);
+        before = run;
+        run.m = memio_dup(before.m);
+        replay_ok(run.m, &f.guid);
+        g_assert_true(matches(run.m, models[done], FILE_SIZE) ||
+                      (done < N &&
+                       matches(run.m, models[done + 1], FILE_SIZE)));
+        memio_free(run.m);
+    }
+    g_assert_cmpuint(torn, >, N / 2);
+    append_run_free(&before);
+    append_run_free(&full);
+    for (unsigned i = 0; i < N; i++) {
+        change_free(&changes[i]);
+        g_free(models[i]);
+    }
+    g_free(models[N]);
+    fixture_free(&f);
+}
+
+/*
+ * The first entry after a checkpoint must not reach the sequence before
+ * it, however long that sequence grew: torn, it could destroy that
+ * sequence while leaving an older, shorter one whole, which replay would
+ * then apply over newer home sectors.  Here: a one-entry sequence A,
+ * then 125 small entries B rewriting A's sector, a checkpoint and a
+ * largest entry C, torn in many ways.
+ */
+static void test_new_sequence_spares_previous(void)
+{
+    g_autoptr(GRand) rng = g_rand_new_with_seed(24);
+    g_autoptr(MemIO) before = NULL;
+    g_autofree uint8_t *after_b = NULL;
+    g_autofree uint8_t *after_c = NULL;
+    uint8_t a[SECTOR], b[SECTOR];
+    VhdxLogSector sa = { HOME_OFF, a }, sb = { HOME_OFF, b };
+    Change ca = { .s = &sa, .n = 1 }, cb = { .s = &sb, .n = 1 }, cc;
+    Fixture f;
+
+    fixture_init(&f, 24);
+    fill_pattern(a, SECTOR, 241);
+    fill_pattern(b, SECTOR, 242);
+    append_ok(&f.log, &ca);
+    g_assert_cmpint(vhdx_log_checkpoint(&f.log, NULL), ==, 0);
+    for (int i = 0; i < 125; i++) {
+        append_ok(&f.log, &cb);
+    }
+    g_assert_cmpint(vhdx_log_checkpoint(&f.log, NULL), ==, 0);
+    change_apply(f.model, &ca);
+    change_apply(f.model, &cb);
+    after_b = dup_bytes(f.model, FILE_SIZE);
+    g_assert_true(matches(f.m, after_b, FILE_SIZE));
+
+    change_random(&cc, rng, vhdx_log_max_sectors_per_entry(&f.log), 0);
+    for (size_t i = 0; i < cc.n; i++) {
+        if (cc.s[i].file_offset == HOME_OFF) {
+            cc.s[i].file_offset = HOME_OFF + (HOME_SECTORS - 1) * SECTOR;
+        }
+    }
+    after_c = dup_bytes(after_b, FILE_SIZE);
+    change_apply(after_c, &cc);
+    before = memio_dup(f.m);
+    append_ok(&f.log, &cc);
+
+    for (int t = 0; t < 64; t++) {
+        g_autoptr(MemIO) m = memio_dup(f.m);
+
+        g_assert_true(tear_log_write(m, before, rng));
+        replay_ok(m, &f.guid);
+        g_assert_cmpmem(memio_bytes(m) + HOME_OFF, SECTOR, b, SECTOR);
+        g_assert_true(matches(m, after_b, FILE_SIZE) ||
+                      matches(m, after_c, FILE_SIZE));
+    }
+    change_free(&cc);
+    fixture_free(&f);
+}
+
+/* A checkpoint that fails leaves the log refusing writes, copies kept */
+static void test_checkpoint_failure_poisons(void)
+{
+    g_autoptr(GError) err = NULL;
+    uint8_t data[SECTOR] = { 9 }, buf[SECTOR];
+    VhdxLogSector s = { HOME_OFF, data };
+    Change c = { .s = &s, .n = 1 };
+    Fixture f;
+
+    fixture_init(&f, 23);
+    append_ok(&f.log, &c);
+    f.m->read_only = true;
+    g_assert_cmpint(vhdx_log_checkpoint(&f.log, &err), ==, -EPERM);
+    g_assert_error(err, VHDX_IO_ERROR, EPERM);
+    g_clear_error(&err);
+    f.m->read_only = false;
+    g_assert_true(vhdx_log_read_logged(&f.log, HOME_OFF, buf));
+    g_assert_cmpmem(buf, SECTOR, data, SECTOR);
+    g_assert_cmpint(vhdx_log_append(&f.log, &s, 1, &err), ==, -EIO);
+    g_assert_error(err, VHDX_ERROR, EIO);
+    g_clear_error(&err);
+    g_assert_cmpint(vhdx_log_checkpoint(&f.log, &err), ==, -EIO);
+    g_assert_error(err, VHDX_ERROR, EIO);
+    vhdx_log_clear(&f.log);
+
+    /* Replay still gives the appended state */
+    replay_ok(f.m, &f.guid);
+    g_assert_cmpmem(memio_bytes(f.m) + HOME_OFF, SECTOR, data, SECTOR);
     fixture_free(&f);
 }
 
@@ -1511,6 +1846,14 @@ int main(int argc, char **argv)
     g_test_add_func("/log/crash/large-entries", test_crash_large_entries);
     g_test_add_func("/log/crash/torn-entry", test_torn_entry);
     g_test_add_func("/log/crash/zero-only-entry", test_zero_only_entry);
+    g_test_add_func("/log/append/keeps-home", test_append_keeps_home);
+    g_test_add_func("/log/append/flushes", test_append_flushes);
+    g_test_add_func("/log/append/crash-every-write",
+                    test_append_crash_every_write);
+    g_test_add_func("/log/append/new-sequence-spares-previous",
+                    test_new_sequence_spares_previous);
+    g_test_add_func("/log/append/checkpoint-failure-poisons",
+                    test_checkpoint_failure_poisons);
     g_test_add_func("/log/replay/descriptor-count-zero",
                     test_descriptor_count_zero);
     g_test_add_func("/log/replay/sequence", test_replay_sequence);

@@ -90,7 +90,7 @@ static bool setup(Kind kind, unsigned state, MemIO **out)
     } else if (state == VHDX_PAYLOAD_PARTIALLY_PRESENT) {
         test_write(img, m, BLOCK * BLOCK_SIZE, PARTIAL_BYTES, OLD_BYTE);
     }
-    g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_checkpoint(img, NULL), ==, 0);
     if (!vhdx_payload_has_data(state)) {
         vhdx_st64(memio_bytes(m) + raw_entry_offset(img),
                   vhdx_bat_entry(state, 0));
@@ -161,7 +161,7 @@ static void check_write(Kind kind, unsigned state, const Range *r)
     vhdx_image_cancel_write(img, &w);
 
     test_write(img, m, BLOCK * BLOCK_SIZE + r->in_block, r->bytes, NEW_BYTE);
-    g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_checkpoint(img, NULL), ==, 0);
     g_assert_cmpuint(raw_state(img, m), ==, written_state(kind, state, r));
     assert_block_reads(&img, m, want);
     vhdx_image_free(img);
@@ -228,7 +228,7 @@ static void check_zero(Kind kind, unsigned state, const Range *r,
     g_assert_cmpuint(z.new_state, ==, expect.new_state);
     g_assert_cmpint(vhdx_image_begin_data_change(img, NULL, NULL), ==, 0);
     g_assert_cmpint(vhdx_image_apply_zero(img, &z, BLOCK, NULL), ==, 0);
-    g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_checkpoint(img, NULL), ==, 0);
     g_assert_cmpuint(raw_state(img, m), ==, expect.new_state);
     /* Whole blocks read zeros: a discarded child block too */
     memset(want, 0, BLOCK_SIZE);
@@ -326,14 +326,14 @@ static void test_zero_frees_space(void)
     VhdxZeroing z;
 
     test_write(img, m, 0, 4 * BLOCK_SIZE, 0x33);
-    g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_checkpoint(img, NULL), ==, 0);
     g_assert_cmpint(vhdx_image_plan_zero(img, BLOCK_SIZE, 2 * BLOCK_SIZE,
                                          VHDX_ZERO_WRITE, &z, NULL), ==, 0);
     g_assert_cmpuint(z.end_block - z.first_block, ==, 2);
     for (uint64_t b = z.first_block; b < z.end_block; b++) {
         g_assert_cmpint(vhdx_image_apply_zero(img, &z, b, NULL), ==, 0);
     }
-    g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_checkpoint(img, NULL), ==, 0);
     vhdx_image_seal_freed(img);
     vhdx_image_reuse_sealed(img);
     g_assert_cmpuint(vhdx_alloc_free_bytes(&img->alloc), ==,
