@@ -159,17 +159,20 @@ vhdx_parent_full_name(BlockDriverState *child_file, const char *name,
     return dir ? g_strconcat(dir, name, NULL) : NULL;
 }
 
+char *vhdx_file_key(const char *name)
+{
+    if (path_has_protocol(name)) {
+        return g_strdup(name);
+    }
+    return g_canonicalize_filename(name, NULL);
+}
+
 bool vhdx_same_file_name(const char *a, const char *b)
 {
-    g_autofree char *ca = NULL;
-    g_autofree char *cb = NULL;
+    g_autofree char *ka = vhdx_file_key(a);
+    g_autofree char *kb = vhdx_file_key(b);
 
-    if (path_has_protocol(a) || path_has_protocol(b)) {
-        return !strcmp(a, b);
-    }
-    ca = g_canonicalize_filename(a, NULL);
-    cb = g_canonicalize_filename(b, NULL);
-    return !strcmp(ca, cb);
+    return !strcmp(ka, kb);
 }
 
 BlockDriverState * coroutine_fn GRAPH_UNLOCKED

@@ -46,6 +46,16 @@ typedef struct BDRVVHDXState {
     bool freed_sealed;
     bool io_error_reported;     /* the first core error of I/O was printed */
 
+    /*
+     * The chain being opened, from the top down (vhdx_enter_chain()): how
+     * deep this image is in it (the topmost VHDX image is 1), and the
+     * file keys of the images above it still opening, itself included,
+     * shared with them
+     */
+    unsigned chain_depth;
+    GHashTable *chain_files;
+    char *chain_key;            /* this image's key in @chain_files */
+
     /* Differencing images */
     char *parent_name;          /* the parent the locator led to */
     Error *parent_missing;      /* no candidate exists: says what was tried */
@@ -88,6 +98,12 @@ VhdxImage *vhdx_node_image(BlockDriverState *bs);
 char * GRAPH_RDLOCK
 vhdx_parent_full_name(BlockDriverState *child_file, const char *name,
                       Error **errp);
+
+/*
+ * A name QEMU opened, made comparable: absolute and canonical (a QEMU
+ * filename as it is).  g_free() it.
+ */
+char *vhdx_file_key(const char *name);
 
 /* Whether two names that QEMU opened are the same file */
 bool vhdx_same_file_name(const char *a, const char *b);
@@ -137,6 +153,10 @@ int GRAPH_RDLOCK vhdx_may_read_parent(BlockDriverState *bs);
  * in the chain being opened (a loop), or a chain too deep
  */
 int vhdx_validate_chain_above(BlockDriverState *bs, Error **errp);
+/* Once @bs has opened its file: @bs joins the chain being opened */
+void GRAPH_RDLOCK vhdx_enter_chain(BlockDriverState *bs);
+/* @bs is done opening (its parent is attached, or it has none, or it closes) */
+void vhdx_leave_chain(BDRVVHDXState *s);
 /*
  * Tells the block layer where @bs's parent is, following the locator
  * unless @options name the parent already

@@ -30,37 +30,71 @@
  * QEMU opens a chain from the top down: each parent while its child
  * waits, with the parent's inherits_from pointing at the child.  Before
  * this node opens its file (whose lock could clash with a child's in a
- * loop), its name is the one its child found; walking the children
- * upwards finds a loop (by file name: a link to a file in the chain is
- * only caught by the depth limit) and the depth of the chain.
+ * loop), its name is the one its child found.  Each VHDX image knows its
+ * depth and shares with the images above it the set of their file keys,
+ * so that finding a loop (by file name: a link to a file in the chain is
+ * only caught by the depth limit) and the depth costs the same at every
+ * level, and opening a chain is linear in its length.
  */
 int vhdx_validate_chain_above(BlockDriverState *bs, Error **errp)
 {
+    BDRVVHDXState *s = bs->opaque;
     BlockDriverState *child = bs->inherits_from;
-    const char *name;
-    unsigned depth = 0;
+    BDRVVHDXState *cs;
+    g_autofree char *key = NULL;
 
+    s->chain_depth = 1;
     if (!vhdx_is_vhdx_node(child)) {
         return 0;
     }
-    name = ((BDRVVHDXState *)child->opaque)->parent_name;
-    for (; child; child = child->inherits_from) {
-        if (!vhdx_is_vhdx_node(child) || !child->file) {
-            continue;
-        }
-        if (name && vhdx_same_file_name(child->file->bs->filename, name)) {
-            error_setg(errp, "VHDX parent loop: '%s' is already a child in "
-                       "this chain", name);
-            return -ELOOP;
-        }
-        if (++depth >= VHDX_MAX_CHAIN_DEPTH) {
-            error_setg(errp, "VHDX chain deeper than %d images: '%s' is %u "
-                       "parents below the top", VHDX_MAX_CHAIN_DEPTH, name,
-                       depth);
-            return -ELOOP;
-        }
+    cs = child->opaque;
+    if (!cs->chain_files) {
+        return 0;
     }
+    if (cs->parent_name) {
+        key = vhdx_file_key(cs->parent_name);
+    }
+    if (key && g_hash_table_contains(cs->chain_files, key)) {
+        error_setg(errp, "VHDX parent loop: '%s' is already a child in "
+                   "this chain", cs->parent_name);
+        return -ELOOP;
+    }
+    if (cs->chain_depth >= VHDX_MAX_CHAIN_DEPTH) {
+        error_setg(errp, "VHDX chain deeper than %d images: the parent of "
+                   "'%s' would be image %u", VHDX_MAX_CHAIN_DEPTH,
+                   child->filename, cs->chain_depth + 1);
+        error_append_hint(errp, "A chain of VHDX images may hold at most "
+                          "%d images, the top one included.\n",
+                          VHDX_MAX_CHAIN_DEPTH);
+        return -ELOOP;
+    }
+    s->chain_depth = cs->chain_depth + 1;
+    s->chain_files = g_hash_table_ref(cs->chain_files);
     return 0;
+}
+
+void GRAPH_RDLOCK vhdx_enter_chain(BlockDriverState *bs)
+{
+    BDRVVHDXState *s = bs->opaque;
+
+    if (!s->chain_files) {
+        s->chain_files = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                               g_free, NULL);
+    }
+    s->chain_key = vhdx_file_key(bs->file->bs->filename);
+    g_hash_table_add(s->chain_files, g_strdup(s->chain_key));
+}
+
+void vhdx_leave_chain(BDRVVHDXState *s)
+{
+    if (!s->chain_files) {
+        return;
+    }
+    if (s->chain_key) {
+        g_hash_table_remove(s->chain_files, s->chain_key);
+    }
+    g_clear_pointer(&s->chain_key, g_free);
+    g_clear_pointer(&s->chain_files, g_hash_table_unref);
 }
 
 /*
@@ -125,9 +159,16 @@ static bool vhdx_parent_given(QDict *options)
  * the child's directory, as for qcow2); when no candidate exists, the
  * first stands in, and the error listing them all comes from
  * vhdx_dirname() if and when QEMU opens the parent by name.  A parent
- * the user names is not looked for.  auto_backing_file is the name QEMU
- * opens the parent under, so that a parent attached by any route, if it
- * is that file, leaves the child's filename plain (not json:).
+ * the user names is not looked for.
+ *
+ * auto_backing_file decides whether the child's filename is plain or a
+ * json: description of the chain.  For a parent QEMU opens by the name
+ * found, it is that name: QEMU then replaces it by the opened node's
+ * filename, as for a qcow2 backing file.  For a parent the user names,
+ * or one attached later (an image opened without its parent, as
+ * blockdev-snapshot-sync opens a new overlay), it is the full name, so
+ * that a parent attached by any route, if it is that file, still leaves
+ * the child's filename plain.
  */
 void GRAPH_UNLOCKED vhdx_locate_parent(BlockDriverState *bs, QDict *options)
 {
@@ -135,20 +176,25 @@ void GRAPH_UNLOCKED vhdx_locate_parent(BlockDriverState *bs, QDict *options)
     const VhdxParentRef *ref = vhdx_image_parent(s->img);
     const VhdxParentCandidate *found = NULL;
     g_autofree char *full = NULL;
+    bool given = vhdx_parent_given(options);
+    bool opened_by_qemu = !given && !(bs->open_flags & BDRV_O_NO_BACKING);
 
     if (!ref) {
+        vhdx_leave_chain(s);
         return;
     }
-    if (!vhdx_parent_given(options)) {
+    if (!given) {
         found = vhdx_find_parent(bs, ref, &s->parent_name,
                                  &s->parent_missing);
     }
     if (!found) {
         found = &g_array_index(ref->candidates, VhdxParentCandidate, 0);
     }
-    bdrv_graph_rdlock_main_loop();
-    full = vhdx_parent_full_name(bs->file->bs, found->path, NULL);
-    bdrv_graph_rdunlock_main_loop();
+    if (!opened_by_qemu) {
+        bdrv_graph_rdlock_main_loop();
+        full = vhdx_parent_full_name(bs->file->bs, found->path, NULL);
+        bdrv_graph_rdunlock_main_loop();
+    }
     pstrcpy(bs->backing_file, sizeof(bs->backing_file), found->path);
     pstrcpy(bs->auto_backing_file, sizeof(bs->auto_backing_file),
             full ? full : found->path);
@@ -157,6 +203,7 @@ void GRAPH_UNLOCKED vhdx_locate_parent(BlockDriverState *bs, QDict *options)
 
 void vhdx_parent_state_clear(BDRVVHDXState *s)
 {
+    vhdx_leave_chain(s);
     g_clear_pointer(&s->parent_name, g_free);
     error_free(s->parent_missing);
     s->parent_missing = NULL;
@@ -259,6 +306,8 @@ int GRAPH_RDLOCK vhdx_accept_backing(BlockDriverState *bs,
         s->read_vias = g_memdup2(l.vias, l.n_vias * sizeof(*l.vias));
         s->n_read_vias = l.n_vias;
     }
+    /* The chain below is open: nothing in it looks for loops any more */
+    vhdx_leave_chain(s);
     return 0;
 }
 

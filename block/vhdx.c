@@ -105,14 +105,19 @@ static int vhdx_open(BlockDriverState *bs, QDict *options, int flags,
     }
     ret = bdrv_open_file_child(NULL, options, "file", bs, errp);
     if (ret < 0) {
+        vhdx_leave_chain(s);
         return ret;
     }
+    bdrv_graph_rdlock_main_loop();
+    vhdx_enter_chain(bs);
+    bdrv_graph_rdunlock_main_loop();
     qemu_co_mutex_init(&s->lock);
     QLIST_INIT(&s->allocations);
     opts = qemu_opts_create(&vhdx_runtime_opts, NULL, 0, &error_abort);
     if (!qemu_opts_absorb_qdict(opts, options, errp)) {
         qemu_opts_del(opts);
-        return -EINVAL;
+        ret = -EINVAL;
+        goto fail;
     }
     s->enforce_linkage = qemu_opt_get_bool(opts,
                                            VHDX_OPT_CHECK_PARENT_LINKAGE,
@@ -123,11 +128,16 @@ static int vhdx_open(BlockDriverState *bs, QDict *options, int flags,
     ret = vhdx_open_image(bs, flags, errp);
     bdrv_graph_rdunlock_main_loop();
     if (ret < 0) {
-        return ret;
+        goto fail;
     }
     vhdx_locate_parent(bs, options);
     bs->supported_zero_flags = BDRV_REQ_MAY_UNMAP;
     return 0;
+
+fail:
+    /* A node that fails to open is not closed: undo what open did */
+    vhdx_leave_chain(s);
+    return ret;
 }
 
 /* Commits metadata and marks the log clean, so other users may open it */
