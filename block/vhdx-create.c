@@ -97,7 +97,8 @@ static void vhdx_create_request_init(VhdxCreateRequest *req,
         .logical_sector_size = o->logical_sector_size,
         .fixed = o->has_subformat &&
                  o->subformat == BLOCKDEV_VHDX_SUBFORMAT_FIXED,
-        .block_state_zero = !o->has_block_state_zero || o->block_state_zero,
+        .has_block_state_zero = o->has_block_state_zero,
+        .block_state_zero = o->block_state_zero,
         .creator = "QEMU v" QEMU_VERSION,
         .parent = parent,
     };
@@ -241,8 +242,9 @@ QemuOptsList vhdx_create_opts = {
             .name = VHDX_OPT_BLOCK_STATE_ZERO,
             .type = QEMU_OPT_BOOL,
             .help = "Mark new blocks of dynamic images as zero "
-                    "(PAYLOAD_BLOCK_ZERO) rather than not present. Default "
-                    "on."
+                    "(PAYLOAD_BLOCK_ZERO) rather than not present, which "
+                    "reads as zeros too but leaves the BAT sparse. "
+                    "Default off."
         },
         {
             .name = VHDX_OPT_LOGICAL_SECTOR_SIZE,

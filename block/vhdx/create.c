@@ -338,7 +338,17 @@ int vhdx_create_params_resolve(const VhdxCreateRequest *req,
         .logical_sector_size = lss,
         .physical_sector_size = CREATE_PHYSICAL_SECTOR_SIZE,
         .fixed = req->fixed,
-        .block_state_zero = req->block_state_zero,
+        /*
+         * New blocks are NOT_PRESENT by default, as Hyper-V makes them,
+         * and read as zeros (MS-VHDX 2.5.1.1 lets a reader choose; this
+         * driver and Hyper-V choose zeros).  A BAT of NOT_PRESENT entries
+         * is all zeros, so it stays a hole in the file: a 64 TiB image
+         * costs a few MiB.  ZERO entries say the same explicitly, for
+         * readers that might return stale data, but the whole BAT must
+         * be written for them (8 bytes per block).
+         */
+        .block_state_zero = req->has_block_state_zero &&
+                            req->block_state_zero,
         .creator = req->creator,
         .parent = req->parent,
     };

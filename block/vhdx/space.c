@@ -117,7 +117,7 @@ static int scan_entry(SpaceMap *m, const VhdxBatGeometry *g, uint64_t index,
 
 /*
  * How many of the @n entries from @index on lie in a hole of the file
- * (*@skip): one question per batch, however fragmented the BAT is
+ * (*@skip): one question per stretch of holes, however long
  */
 static int space_bat_hole(VhdxIO *io, const VhdxRegions *r, uint64_t index,
                           uint64_t n, uint64_t *skip, GError **errp)
@@ -153,7 +153,8 @@ static int scan_bat(VhdxIO *io, SpaceMap *m, const VhdxRegions *r,
          * A hole in the BAT holds entries of state 0, NOT_PRESENT, which
          * use no space: a huge sparse BAT costs nothing to scan
          */
-        ret = space_bat_hole(io, r, index, n, &skip, errp);
+        ret = space_bat_hole(io, r, index, g->total_entries - index, &skip,
+                             errp);
         if (ret < 0) {
             return ret;
         }

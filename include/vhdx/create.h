@@ -20,7 +20,9 @@ typedef struct VhdxCreateRequest {
     bool has_logical_sector_size;
     uint64_t logical_sector_size;   /* default: 512, or the parent's */
     bool fixed;
-    bool block_state_zero;      /* dynamic: new blocks start as ZERO */
+    bool has_block_state_zero;
+    bool block_state_zero;      /* dynamic: new blocks start as ZERO, not */
+                                /* NOT_PRESENT; default: off */
     const char *creator;
     const VhdxParentSpec *parent;   /* makes a differencing image */
 } VhdxCreateRequest;

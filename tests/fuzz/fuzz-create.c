@@ -231,6 +231,7 @@ static int ask_resolve(const Ask *a, VhdxCreateParams *p)
         .has_logical_sector_size = a->flags & CREATE_HAS_LSS,
         .logical_sector_size = a->lss,
         .fixed = a->flags & CREATE_FIXED,
+        .has_block_state_zero = a->flags & CREATE_ZERO,
         .block_state_zero = a->flags & CREATE_ZERO,
         .creator = a->flags & CREATE_CREATOR ? a->creator : NULL,
         .parent = a->flags & CREATE_CHILD ? &a->parent : NULL,

@@ -158,8 +158,9 @@ static uint64_t raw_bat_entry(MemIO *m, const VhdxImage *img, uint64_t block)
 
 /*
  * Publishes blocks 2 and 700 of the image in @m (their BAT entries lie in
- * different pages) and flushes, the power cut after @cut writes of the
- * flush (0: none, the flush must succeed).  Returns the flush's writes.
+ * different pages) and checkpoints (a flush, whose log entry is then
+ * written home), the power cut after @cut writes of it (0: none, it must
+ * succeed).  Returns the writes it made.
  */
 static unsigned flush_cut(MemIO *m, unsigned cut)
 {
@@ -171,7 +172,7 @@ static unsigned flush_cut(MemIO *m, unsigned cut)
     write_block(img, m, 700, 0x22);
     m->writes = 0;
     m->cut_after_writes = cut;
-    ret = vhdx_image_flush(img, NULL);
+    ret = vhdx_image_checkpoint(img, NULL);
     g_assert(cut || ret == 0);
     writes = m->writes;
     vhdx_image_free(img);
@@ -559,7 +560,10 @@ static void grow_relocating(MemIO *m, unsigned cut)
     g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
     m->writes = 0;
     m->cut_after_writes = cut;
-    vhdx_image_grow(img, BIG_SIZE, NULL);
+    /* The checkpoint writes the new region tables home: cut there too */
+    if (vhdx_image_grow(img, BIG_SIZE, NULL) == 0) {
+        vhdx_image_checkpoint(img, NULL);
+    }
     vhdx_image_free(img);
     m->cut_after_writes = 0;
 }
@@ -906,11 +910,42 @@ static void test_resolve_bad_parent_sector_size(void)
     }
 }
 
+/*
+ * By default a dynamic image's blocks start NOT_PRESENT (as Hyper-V
+ * makes them), so its BAT is never written and stays a hole; ZERO
+ * entries only when asked for.  Both read as zeros.
+ */
+static void test_create_default_sparse_bat(void)
+{
+    VhdxCreateRequest req = { .virtual_size = 1024 * MiB };
+    VhdxCreateParams p;
+    g_autoptr(MemIO) m = NULL;
+    VhdxImage *img;
+    const uint8_t *bat;
+
+    g_assert_cmpint(vhdx_create_params_resolve(&req, &p, NULL), ==, 0);
+    g_assert_false(p.block_state_zero);
+    m = created(&p);
+    img = opened(m, 0);
+    bat = memio_bytes(m) + img->regions.bat_offset;
+    for (uint64_t i = 0; i < img->regions.bat_length; i++) {
+        g_assert_cmpuint(bat[i], ==, 0);
+    }
+    assert_extent(img, 0, VHDX_EXTENT_ZERO, p.block_size);
+    vhdx_image_free(img);
+
+    req.has_block_state_zero = req.block_state_zero = true;
+    g_assert_cmpint(vhdx_create_params_resolve(&req, &p, NULL), ==, 0);
+    g_assert_true(p.block_state_zero);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/image/create-open-dynamic", test_create_open_dynamic);
     g_test_add_func("/image/create-fixed", test_create_fixed);
+    g_test_add_func("/image/create-default-sparse-bat",
+                    test_create_default_sparse_bat);
     g_test_add_func("/image/allocate-flush-reopen",
                     test_allocate_flush_reopen);
     g_test_add_func("/image/read-only-writes-nothing",
