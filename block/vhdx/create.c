@@ -157,10 +157,15 @@ static int create_write_bat(VhdxIO *io, const VhdxCreateParams *p,
                             const CreateLayout *l, GError **errp)
 {
     const uint64_t per_piece = VHDX_MiB / VHDX_BAT_ENTRY_SIZE;
-    g_autofree uint8_t *buf = g_malloc(VHDX_MiB);
+    g_autofree uint8_t *buf = NULL;
     uint64_t block = 0;
     int ret;
 
+    /* Every entry NOT_PRESENT: all zeros, which the file already reads */
+    if (!p->fixed && (!p->block_state_zero || p->parent)) {
+        return 0;
+    }
+    buf = g_malloc(VHDX_MiB);
     for (uint64_t first = 0; first < geo->total_entries; first += per_piece) {
         uint64_t n = MIN(per_piece, geo->total_entries - first);
         bool all_zero = true;
