@@ -54,12 +54,14 @@ void fuzz_fixup_log(uint8_t *file, size_t len, uint64_t log_offset,
                     uint64_t log_length)
 {
     uint64_t budget = FIXUP_LOG_BUDGET;
-    uint8_t *log = file + log_offset;
+    uint8_t *log;
 
+    /* The header's LogOffset may be anything: no pointer before the check */
     if (log_offset > len || log_length > len - log_offset ||
         log_length < SECTOR) {
         return;
     }
+    log = file + log_offset;
     log_length -= log_length % SECTOR;
     /*
      * From the end backwards: an entry may contain the header sector of a
