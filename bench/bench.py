@@ -1190,12 +1190,14 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         description='qemu-vhdx benchmark: ours, stock vhdx, qcow2, raw')
     parser.add_argument('--quick', action='store_true',
-                        help='smaller images and counts (under 2 minutes)')
+                        help='smaller images and counts (about 70 s on an '
+                        'idle 2-core machine)')
     parser.add_argument('--reps', type=int, default=0,
                         help='rounds per case (default 3 quick, 5 full)')
     parser.add_argument('--size-mib', type=int, default=0,
                         help='image size of the cases that scale (default '
-                        '256 quick, 1024 full); for trying the script out')
+                        '1024; quick: 256 basic, 128 the others); for '
+                        'trying the script out')
     parser.add_argument('--cases', default='',
                         help='only these cases, comma-separated: ' +
                         ','.join(c.key for c in CASES))

@@ -5,8 +5,8 @@
 # wrapper only picks Debian's python3 (stdlib only), as scripts/lib.sh does.
 #
 # Usage: bench/run.sh [--quick] [--reps N] [--cases a,b,...]
-#   --quick  256 MiB images, fewer requests, 3 rounds: under 2 minutes
-#   (full: 1 GiB images, 5 rounds, about 10-15 minutes)
+#   --quick  smaller images, fewer requests, 3 rounds: about 70 s idle
+#   (full: 1 GiB images, 5 rounds, about 8 minutes)
 # Results: printed, and kept as build/bench/bench-TIME[-quick].{txt,json}
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
