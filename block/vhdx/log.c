@@ -151,7 +151,7 @@ static uint64_t log_desc_sectors(uint64_t count)
     return (count + HDR_DESC_SLOTS + DESCS_PER_SECTOR - 1) / DESCS_PER_SECTOR;
 }
 
-/* Entries are capped at a third of the ring; see log_entry_place() */
+/* Entries are capped at a third of the ring; see log_needs_checkpoint() */
 static uint32_t log_max_entry_sectors(uint32_t length)
 {
     return length / LOG_SECTOR / 3;

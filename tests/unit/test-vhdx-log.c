@@ -755,11 +755,10 @@ static void test_crash_wrapped_log(void)
 }
 
 /*
- * Entries up to the largest size, so a new entry that does not fit before
- * the end of the ring lands at offset 0 close to its predecessor, while
- * older entries may survive past the predecessor's end: tearing the new
- * entry must leave the predecessor whole, or replay would pick one of
- * those and roll back home sectors.
+ * Entries up to the largest size, wrapping around the end of the ring
+ * right after their predecessor, while older entries may survive past
+ * it: tearing the new entry must leave the predecessor whole, or replay
+ * would pick one of those and roll back home sectors.
  */
 static void test_crash_large_entries(void)
 {
