@@ -1,6 +1,8 @@
 #!/bin/bash
 # Apply patches/*.patch (git format-patch style, in name order) to the
 # unpacked QEMU source, each once: a stamp per patch records what was applied.
+# --fuzz=0: a patch whose context no longer matches fails instead of landing
+# somewhere nearby.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -19,11 +21,11 @@ for p in "$ROOT"/patches/*.patch; do
         continue
     fi
     say "patch: $name"
-    if ! (cd "$SRC_DIR" && patch -p1 --forward --batch --dry-run < "$p" >"$LOGS/patch.log" 2>&1); then
+    if ! (cd "$SRC_DIR" && patch -p1 --forward --batch --fuzz=0 --dry-run < "$p" >"$LOGS/patch.log" 2>&1); then
         cat "$LOGS/patch.log" >&2
         die "patches/$name does not apply to the QEMU source"
     fi
-    (cd "$SRC_DIR" && patch -p1 --forward --batch < "$p" >"$LOGS/patch.log" 2>&1)
+    (cd "$SRC_DIR" && patch -p1 --forward --batch --fuzz=0 < "$p" >"$LOGS/patch.log" 2>&1)
     echo "$sum" > "$STAMPS/$name"
     n=$((n + 1))
 done

@@ -27,6 +27,13 @@ for t in "$ROOT"/tests/qemu-iotests/tests/vhdx-*; do
     ours+=("$(basename "$t")")
 done
 
+# The guest of vhdx-merge-guest, on first use; without it that test is
+# skipped and says why
+if [[ " ${ours[*]} " == *" vhdx-merge-guest "* ]] &&
+   ! bash "$ROOT/scripts/fetch-guest.sh"; then
+    say "guest: not fetched (log: ${LOGS#$ROOT/}/guest-download.log); vhdx-merge-guest will be skipped"
+fi
+
 say "$NAME: ./check -vhdx ${STOCK[*]} ${ours[*]} (log: ${LOG#$ROOT/})"
 # The venv configure made (Debian's /usr/bin/python3 with QEMU's python/ on
 # the path), as QEMU's own 'make check-block' uses.

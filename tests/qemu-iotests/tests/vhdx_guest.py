@@ -2,7 +2,7 @@
 #
 # A tiny Linux guest for iotests that need a real guest on a VHDX disk
 # (vhdx-merge-guest): Debian 12's kernel and busybox-static, which
-# scripts/setup-apt.sh unpacks into build/guest, and an initramfs built
+# scripts/fetch-guest.sh unpacks into build/guest, and an initramfs built
 # here at test time (cpio newc, gzip) holding busybox, the virtio modules
 # the kernel needs for a virtio-blk disk, and an /init that the test
 # drives over the serial console.
