@@ -3,8 +3,9 @@
  *
  * The glue is a tree: vhdx.c (the BlockDriver, open/close, payload I/O)
  * uses vhdx-create.c (creating images), vhdx-parent.c (finding and
- * accepting a differencing image's parent, rebase, commit) and
- * vhdx-grant.c (linkage grants on the block graph); vhdx-parent.c uses
+ * accepting a differencing image's parent, rebase, commit), vhdx-info.c
+ * (format-specific image information) and vhdx-grant.c (linkage grants
+ * on the block graph); vhdx-parent.c uses
  * vhdx-grant.c; all of them use vhdx-common.c (the core's storage
  * interface on a BdrvChild, errors, telling VHDX nodes, parent names).
  * No file calls one above it.  Every format rule is in the core,
@@ -128,6 +129,10 @@ vhdx_co_create(BlockdevCreateOptions *opts, Error **errp);
 int coroutine_fn GRAPH_UNLOCKED
 vhdx_co_create_opts(BlockDriver *drv, const char *filename, QemuOpts *opts,
                     Error **errp);
+
+/* ---- vhdx-info.c ---- */
+ImageInfoSpecific * GRAPH_RDLOCK
+vhdx_get_specific_info(BlockDriverState *bs, Error **errp);
 
 /* ---- vhdx-grant.c ---- */
 /*

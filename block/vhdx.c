@@ -788,6 +788,7 @@ static BlockDriver bdrv_vhdx = {
     .bdrv_co_block_status       = vhdx_co_block_status,
 
     .bdrv_co_get_info           = vhdx_co_get_info,
+    .bdrv_get_specific_info     = vhdx_get_specific_info,
     .bdrv_co_getlength          = vhdx_co_getlength,
     .bdrv_has_zero_init         = vhdx_has_zero_init,
     .bdrv_co_check              = vhdx_co_check,

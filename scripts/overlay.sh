@@ -9,7 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 OVERLAY=(block/vhdx.c block/vhdx-common.c block/vhdx-create.c block/vhdx-grant.c
-         block/vhdx-parent.c
+         block/vhdx-info.c block/vhdx-parent.c
          block/vhdx-int.h
          block/vhdx include/vhdx tests/qemu-iotests)
 MANIFEST=$SRC_DIR/.qemu-vhdx-overlay       # files we put into the tree

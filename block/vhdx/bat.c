@@ -41,6 +41,33 @@ int vhdx_bat_geometry_init(VhdxBatGeometry *g, uint64_t virtual_size,
     return 0;
 }
 
+void vhdx_block_counts_add(VhdxBlockCounts *c, const VhdxBatGeometry *g,
+                           uint64_t index, uint64_t entry, int delta)
+{
+    unsigned state = vhdx_bat_state(entry);
+    uint64_t *n;
+
+    if (vhdx_bat_index_is_bitmap(g, index)) {
+        if (state != VHDX_BITMAP_PRESENT) {
+            return;
+        }
+        n = &c->bitmap_blocks;
+    } else if (state == VHDX_PAYLOAD_NOT_PRESENT ||
+               index - index / (g->chunk_ratio + 1) >= g->payload_blocks) {
+        /*
+         * NOT_PRESENT is the rest (a sparse BAT's holes are never read);
+         * entries past the last block are not blocks
+         */
+        return;
+    } else {
+        n = &c->by_state[state];
+    }
+    /* Entries a damaged image had and the count never took stay out */
+    if (delta > 0 || *n > 0) {
+        *n += delta;
+    }
+}
+
 uint64_t vhdx_bat_region_size(const VhdxBatGeometry *g)
 {
     uint64_t bytes = g->total_entries * VHDX_BAT_ENTRY_SIZE;

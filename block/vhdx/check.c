@@ -544,6 +544,8 @@ int vhdx_image_check(VhdxImage *img, bool repair, VhdxFaultFn *report_fault,
         return ret;
     }
     check_count_space(img, report, &scan, length);
+    img->counts = scan.counts;
+    img->counts_known = true;
     img->log_replayed = false;
     return 0;
 }

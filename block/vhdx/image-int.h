@@ -42,6 +42,8 @@ struct VhdxImage {
     bool log_pending;           /* replayed in memory only (read-only) */
     uint64_t length_before_replay;  /* file length a replay grew, or 0 */
     uint64_t overlaps;          /* blocks sharing space (VHDX_OPEN_CHECK) */
+    VhdxBlockCounts counts;     /* BAT entries by state, kept up to date */
+    bool counts_known;          /* not yet for VHDX_OPEN_PEEK */
 };
 
 /* Byte offset of BAT entry @index in the file */

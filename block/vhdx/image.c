@@ -321,6 +321,8 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
         return ret;
     }
     img->overlaps = scan.overlaps;
+    img->counts = scan.counts;
+    img->counts_known = true;
     return image_trim_replay_growth(img, length, scan.used_end, errp);
 }
 
@@ -417,6 +419,53 @@ VhdxLogState vhdx_image_log_state(const VhdxImage *img)
         return VHDX_LOG_PENDING;
     }
     return img->log_replayed ? VHDX_LOG_REPLAYED : VHDX_LOG_CLEAN;
+}
+
+const VhdxGuid *vhdx_image_file_write_guid(const VhdxImage *img)
+{
+    return &img->header.current.file_write_guid;
+}
+
+uint32_t vhdx_image_physical_sector_size(const VhdxImage *img)
+{
+    return img->metadata.physical_sector_size;
+}
+
+int vhdx_image_locator(const VhdxImage *img, VhdxLocator *loc,
+                       GError **errp)
+{
+    const VhdxMetadata *md = &img->metadata;
+
+    *loc = (VhdxLocator) { 0 };
+    if (!img->geo.has_parent) {
+        return 0;
+    }
+    return vhdx_locator_decode(md->parent_locator, md->parent_locator_len,
+                               loc, errp);
+}
+
+int vhdx_image_block_counts(VhdxImage *img, VhdxBlockCounts *out,
+                            GError **errp)
+{
+    uint64_t others = 0;
+
+    /* An image opened for its metadata only has not read its BAT yet */
+    if (!img->counts_known) {
+        int ret = vhdx_space_count(img->io, &img->regions, &img->geo,
+                                   &img->counts, errp);
+
+        if (ret < 0) {
+            return ret;
+        }
+        img->counts_known = true;
+    }
+    *out = img->counts;
+    for (unsigned s = 1; s < G_N_ELEMENTS(out->by_state); s++) {
+        others += out->by_state[s];
+    }
+    out->by_state[VHDX_PAYLOAD_NOT_PRESENT] =
+        img->geo.payload_blocks - MIN(others, img->geo.payload_blocks);
+    return 0;
 }
 
 bool vhdx_image_is_writable(const VhdxImage *img)

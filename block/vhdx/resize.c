@@ -276,6 +276,7 @@ int vhdx_image_make_empty(VhdxImage *img, const VhdxGuid *parent_dwg,
         ret = empty_bat_page(img, page, bat_used, errp);
     }
     if (ret == 0) {
+        img->counts = (VhdxBlockCounts) { 0 };
         ret = vhdx_image_flush(img, errp);
     }
     if (ret < 0) {

@@ -90,6 +90,7 @@ static int scan_entry(SpaceMap *m, const VhdxBatGeometry *g, uint64_t index,
             return 0;
         }
     }
+    vhdx_block_counts_add(&out->counts, g, index, entry, 1);
     if (is_bitmap ? state != VHDX_BITMAP_PRESENT :
                     !vhdx_payload_has_data(state)) {
         return 0;
@@ -136,9 +137,17 @@ static int space_bat_hole(VhdxIO *io, const VhdxRegions *r, uint64_t index,
     return 0;
 }
 
-static int scan_bat(VhdxIO *io, SpaceMap *m, const VhdxRegions *r,
-                    const VhdxBatGeometry *g, uint64_t file_length,
-                    bool tolerate, VhdxSpaceScan *out, GError **errp)
+/* What a walk of the BAT does with each entry read */
+typedef int BatEntryFn(void *opaque, uint64_t index, uint64_t entry,
+                       GError **errp);
+
+/*
+ * Calls @fn for every entry of the BAT, in order, except those in holes
+ * of the file (NOT_PRESENT, which use no space)
+ */
+static int walk_bat(VhdxIO *io, const VhdxRegions *r,
+                    const VhdxBatGeometry *g, BatEntryFn *fn, void *opaque,
+                    GError **errp)
 {
     g_autofree uint8_t *buf = g_malloc(SCAN_BATCH_ENTRIES *
                                        VHDX_BAT_ENTRY_SIZE);
@@ -169,9 +178,8 @@ static int scan_bat(VhdxIO *io, SpaceMap *m, const VhdxRegions *r,
                                  "from %" PRIu64, index);
         }
         for (uint64_t i = 0; i < n; i++) {
-            ret = scan_entry(m, g, index + i,
-                             vhdx_ld64(buf + i * VHDX_BAT_ENTRY_SIZE),
-                             file_length, tolerate, out, errp);
+            ret = fn(opaque, index + i,
+                     vhdx_ld64(buf + i * VHDX_BAT_ENTRY_SIZE), errp);
             if (ret < 0) {
                 return ret;
             }
@@ -179,6 +187,49 @@ static int scan_bat(VhdxIO *io, SpaceMap *m, const VhdxRegions *r,
         index += n;
     }
     return 0;
+}
+
+typedef struct ScanState {
+    SpaceMap *map;
+    const VhdxBatGeometry *geo;
+    uint64_t file_length;
+    bool tolerate;
+    VhdxSpaceScan *out;
+} ScanState;
+
+static int scan_one_entry(void *opaque, uint64_t index, uint64_t entry,
+                          GError **errp)
+{
+    ScanState *st = opaque;
+
+    return scan_entry(st->map, st->geo, index, entry, st->file_length,
+                      st->tolerate, st->out, errp);
+}
+
+typedef struct CountState {
+    const VhdxBatGeometry *geo;
+    VhdxBlockCounts *counts;
+} CountState;
+
+static int count_one_entry(void *opaque, uint64_t index, uint64_t entry,
+                           GError **errp)
+{
+    CountState *st = opaque;
+
+    if (vhdx_bat_entry_state_valid(st->geo, index, entry)) {
+        vhdx_block_counts_add(st->counts, st->geo, index, entry, 1);
+    }
+    return 0;
+}
+
+int vhdx_space_count(VhdxIO *io, const VhdxRegions *r,
+                     const VhdxBatGeometry *g, VhdxBlockCounts *counts,
+                     GError **errp)
+{
+    CountState st = { .geo = g, .counts = counts };
+
+    *counts = (VhdxBlockCounts) { 0 };
+    return walk_bat(io, r, g, count_one_entry, &st, errp);
 }
 
 static void feed_allocator(const SpaceMap *m, VhdxAllocator *alloc)
@@ -232,7 +283,12 @@ int vhdx_space_scan(VhdxIO *io, const VhdxHeader *h, const VhdxRegions *r,
     m.bits = g_malloc0(VHDX_DIV_ROUND_UP(m.units, 8));
     ret = space_mark_fixed_structures(&m, h, r, errp);
     if (ret == 0) {
-        ret = scan_bat(io, &m, r, g, file_length, tolerate, out, errp);
+        ScanState st = {
+            .map = &m, .geo = g, .file_length = file_length,
+            .tolerate = tolerate, .out = out,
+        };
+
+        ret = walk_bat(io, r, g, scan_one_entry, &st, errp);
     }
     if (ret == 0) {
         out->used_end = m.used_end_unit * VHDX_ALIGNMENT;

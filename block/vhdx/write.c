@@ -108,9 +108,8 @@ void vhdx_image_reuse_sealed(VhdxImage *img)
 int image_set_block(VhdxImage *img, uint64_t block, unsigned state,
                     uint64_t file_offset, GError **errp)
 {
-    uint64_t at = image_bat_entry_offset(img,
-                                         vhdx_bat_payload_index(&img->geo,
-                                                                block));
+    uint64_t index = vhdx_bat_payload_index(&img->geo, block);
+    uint64_t at = image_bat_entry_offset(img, index);
     uint64_t old;
     int ret;
 
@@ -126,6 +125,8 @@ int image_set_block(VhdxImage *img, uint64_t block, unsigned state,
     if (ret < 0) {
         return ret;
     }
+    vhdx_block_counts_add(&img->counts, &img->geo, index, old, -1);
+    vhdx_block_counts_add(&img->counts, &img->geo, index, state, 1);
     if (vhdx_payload_has_data(vhdx_bat_state(old)) &&
         vhdx_bat_offset(old) != file_offset) {
         vhdx_alloc_release(&img->alloc, vhdx_bat_offset(old),
@@ -166,6 +167,7 @@ static int write_alloc_bitmap(VhdxImage *img, uint64_t block,
                                  image_bitmap_entry_offset(img, chunk),
                                  vhdx_bat_entry(VHDX_BITMAP_PRESENT, off),
                                  errp);
+        img->counts.bitmap_blocks += ret == 0;
     } else {
         vhdx_io_error(errp, -ret, "VHDX: cannot prepare a sector bitmap "
                       "block at 0x%" PRIx64, off);

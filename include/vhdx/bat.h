@@ -35,6 +35,24 @@ int vhdx_bat_geometry_init(VhdxBatGeometry *g, uint64_t virtual_size,
 /* Bytes of BAT region needed, rounded up to VHDX_ALIGNMENT */
 uint64_t vhdx_bat_region_size(const VhdxBatGeometry *g);
 
+/*
+ * How many payload blocks are in each state (indexed by VHDX_PAYLOAD_*),
+ * and how many chunks have a sector bitmap block.  NOT_PRESENT is not
+ * counted entry by entry (those of a sparse BAT are never read): it is
+ * the payload blocks no other state holds.
+ */
+typedef struct VhdxBlockCounts {
+    uint64_t by_state[8];
+    uint64_t bitmap_blocks;
+} VhdxBlockCounts;
+
+/*
+ * Counts @entry (BAT entry @index) into @c; or takes it out again
+ * (@delta -1) when the entry changes
+ */
+void vhdx_block_counts_add(VhdxBlockCounts *c, const VhdxBatGeometry *g,
+                           uint64_t index, uint64_t entry, int delta);
+
 static inline uint64_t vhdx_bat_payload_index(const VhdxBatGeometry *g,
                                               uint64_t block)
 {

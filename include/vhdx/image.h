@@ -15,8 +15,10 @@
 #ifndef VHDX_IMAGE_H
 #define VHDX_IMAGE_H
 
+#include "vhdx/bat.h"
 #include "vhdx/grant.h"
 #include "vhdx/io.h"
+#include "vhdx/locator.h"
 #include "vhdx/parent.h"
 
 typedef struct VhdxImage VhdxImage;
@@ -79,6 +81,25 @@ typedef enum VhdxLogState {
 } VhdxLogState;
 
 VhdxLogState vhdx_image_log_state(const VhdxImage *img);
+
+/* The FileWriteGuid of the current header: changes once per session */
+const VhdxGuid *vhdx_image_file_write_guid(const VhdxImage *img);
+uint32_t vhdx_image_physical_sector_size(const VhdxImage *img);
+
+/*
+ * The decoded parent locator of a differencing image, every entry as
+ * stored (vhdx_image_parent() gives the places to look derived from it)
+ */
+int vhdx_image_locator(const VhdxImage *img, VhdxLocator *loc,
+                       GError **errp);
+
+/*
+ * The payload blocks by state and the sector bitmap blocks, as of now.
+ * Kept up to date in memory, except for an image opened with
+ * VHDX_OPEN_PEEK, whose BAT the first call reads.
+ */
+int vhdx_image_block_counts(VhdxImage *img, VhdxBlockCounts *out,
+                            GError **errp);
 
 bool vhdx_image_is_writable(const VhdxImage *img);
 

@@ -33,6 +33,7 @@ typedef struct VhdxSpaceScan {
     uint64_t invalid_entries;   /* only counted when tolerating damage */
     uint64_t overlaps;          /* only counted when tolerating damage */
     uint64_t allocated_blocks;  /* payload blocks with data in the file */
+    VhdxBlockCounts counts;     /* of the valid entries */
 } VhdxSpaceScan;
 
 /*
@@ -45,5 +46,13 @@ int vhdx_space_scan(VhdxIO *io, const VhdxHeader *h, const VhdxRegions *r,
                     const VhdxBatGeometry *g, uint64_t file_length,
                     bool tolerate, VhdxAllocator *alloc, VhdxSpaceScan *out,
                     GError **errp);
+
+/*
+ * Counts the BAT's payload blocks by state and its sector bitmap blocks
+ * (vhdx_space_scan() counts them too), leaving out invalid entries
+ */
+int vhdx_space_count(VhdxIO *io, const VhdxRegions *r,
+                     const VhdxBatGeometry *g, VhdxBlockCounts *counts,
+                     GError **errp);
 
 #endif /* VHDX_SPACE_H */

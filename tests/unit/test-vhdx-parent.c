@@ -296,6 +296,7 @@ static void test_child_make_empty(void)
     g_autoptr(MemIO) m = NULL;
     VhdxImage *img = NULL;
     uint64_t off, structures;
+    VhdxBlockCounts counts;
     bool fresh;
 
     vhdx_guid_generate(&pg);
@@ -307,8 +308,16 @@ static void test_child_make_empty(void)
     }
     g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
     g_assert_cmpuint(memio_size(m), >, structures);
+    g_assert_cmpint(vhdx_image_block_counts(img, &counts, NULL), ==, 0);
+    g_assert_cmpuint(counts.by_state[VHDX_PAYLOAD_PARTIALLY_PRESENT], ==, 3);
+    g_assert_cmpuint(counts.by_state[VHDX_PAYLOAD_NOT_PRESENT], ==, 61);
+    g_assert_cmpuint(counts.bitmap_blocks, ==, 1);
 
     g_assert_cmpint(vhdx_image_make_empty(img, NULL, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_block_counts(img, &counts, NULL), ==, 0);
+    g_assert_cmpuint(counts.by_state[VHDX_PAYLOAD_PARTIALLY_PRESENT], ==, 0);
+    g_assert_cmpuint(counts.by_state[VHDX_PAYLOAD_NOT_PRESENT], ==, 64);
+    g_assert_cmpuint(counts.bitmap_blocks, ==, 0);
     /* Blocks and the bitmap block are gone, and so is their space */
     g_assert_cmpuint(memio_size(m), ==, structures);
     g_assert_true(vhdx_guid_is_zero(&img->header.current.log_guid));

@@ -123,17 +123,68 @@ static void read_block(VhdxImage *img, MemIO *m, uint8_t *buf)
     test_read(img, m, BLOCK * BLOCK_SIZE, BLOCK_SIZE, PARENT_BYTE, buf);
 }
 
-/* The block reads @want, also after the metadata went through the log */
+/* The model of vhdx_image_block_counts(): every entry of the BAT on disk */
+static void count_file_entries(VhdxImage *img, MemIO *m, VhdxBlockCounts *c)
+{
+    const VhdxBatGeometry *g = &img->geo;
+
+    const uint8_t *bat = memio_bytes(m) + img->regions.bat_offset;
+
+    *c = (VhdxBlockCounts) { 0 };
+    for (uint64_t b = 0; b < g->payload_blocks; b++) {
+        uint64_t i = vhdx_bat_payload_index(g, b);
+
+        c->by_state[vhdx_bat_state(vhdx_ld64(bat + i * 8))]++;
+    }
+    for (uint64_t chunk = 0; chunk < g->bitmap_blocks; chunk++) {
+        uint64_t i = vhdx_bat_bitmap_index(g, chunk);
+
+        c->bitmap_blocks += vhdx_bat_state(vhdx_ld64(bat + i * 8)) ==
+                            VHDX_BITMAP_PRESENT;
+    }
+}
+
+static void assert_counts_equal(const VhdxBlockCounts *a,
+                                const VhdxBlockCounts *b)
+{
+    for (int s = 0; s < G_N_ELEMENTS(a->by_state); s++) {
+        g_assert_cmpuint(a->by_state[s], ==, b->by_state[s]);
+    }
+    g_assert_cmpuint(a->bitmap_blocks, ==, b->bitmap_blocks);
+}
+
+static void image_counts(VhdxImage *img, VhdxBlockCounts *c)
+{
+    g_assert_cmpint(vhdx_image_block_counts(img, c, NULL), ==, 0);
+}
+
+/*
+ * The block reads @want, also after the metadata went through the log;
+ * and the image's counts of blocks by state, kept up to date as it
+ * changes, are those of the BAT in the file (checkpointed by the caller),
+ * those a new open counts and those counted for an open that only peeks
+ */
 static void assert_block_reads(VhdxImage **img, MemIO *m, const uint8_t *want)
 {
     g_autofree uint8_t *have = g_malloc(BLOCK_SIZE);
+    VhdxBlockCounts kept, in_file, reopened, peeked;
+    VhdxImage *peek;
 
     read_block(*img, m, have);
     g_assert_true(memcmp(have, want, BLOCK_SIZE) == 0);
+    image_counts(*img, &kept);
+    count_file_entries(*img, m, &in_file);
+    assert_counts_equal(&kept, &in_file);
     g_assert_cmpint(vhdx_image_close(*img, NULL), ==, 0);
+    peek = test_open(m, VHDX_OPEN_PEEK);
+    image_counts(peek, &peeked);
+    assert_counts_equal(&kept, &peeked);
+    vhdx_image_free(peek);
     *img = test_open(m, 0);
     read_block(*img, m, have);
     g_assert_true(memcmp(have, want, BLOCK_SIZE) == 0);
+    image_counts(*img, &reopened);
+    assert_counts_equal(&kept, &reopened);
 }
 
 static void check_write(Kind kind, unsigned state, const Range *r)
