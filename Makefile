@@ -4,7 +4,7 @@
 #   make bench   compare our driver with the stock one, qcow2 and raw
 #   make crash   the power-loss simulation, every state (over 20,000)
 #   make fuzz    libFuzzer on the format core, FUZZ_SECONDS per harness
-.PHONY: all demo check check-sanitize bench crash setup source qemu unit unit-asan iotests fuzz clean distclean
+.PHONY: all demo check check-sanitize bench crash setup source qemu unit unit-asan tools-tests iotests fuzz clean distclean
 
 all: qemu
 
@@ -40,6 +40,8 @@ unit:                           # unit tests of the format core
 	@bash scripts/run-unit.sh unit
 unit-asan:
 	@bash scripts/run-unit.sh unit-asan -Db_sanitize=address,undefined -Db_lundef=false
+tools-tests:                    # vhdx-merge's unit tests, pyflakes, pycodestyle
+	@bash scripts/run-tools-tests.sh
 iotests: qemu                   # QEMU's iotests with format vhdx
 	@bash scripts/run-iotests.sh
 

@@ -17,6 +17,7 @@ OUR_SOURCES=/etc/apt/sources.list.d/qemu-vhdx.sources
 PKGS=(build-essential pkg-config ninja-build libglib2.0-dev zlib1g-dev
       uuid-dev libpixman-1-dev python3-venv flex bison dpkg-dev
       python3-libvhdi python3-libnbd socat seabios ipxe-qemu xz-utils time
+      pyflakes3 pycodestyle
       clang llvm libclang-rt-14-dev)
 # Packages from bookworm-backports: QEMU 10.0 needs meson >= 1.5; qemu-utils
 # is the stock 10.0 qemu-img we compare against; qemu-system-data carries
