@@ -84,7 +84,12 @@ int image_alloc_block(VhdxImage *img, uint64_t *file_offset, bool *fresh,
     if (ret < 0) {
         vhdx_alloc_untake(&img->alloc, offset, img->geo.block_size);
         return vhdx_io_error(errp, -ret, "VHDX: cannot grow the file for a "
-                             "new block at 0x%" PRIx64, offset);
+                             "new block at 0x%" PRIx64 "%s", offset,
+                             ret == -EINVAL || ret == -ENOTSUP ?
+                             "\nSome storage cannot grow (an NBD export "
+                             "cannot): new blocks need room past the end "
+                             "of the image's data, such as space added "
+                             "to the file before it is exported." : "");
     }
     *file_offset = offset;
     return 0;
