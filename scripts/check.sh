@@ -1,7 +1,7 @@
 #!/bin/bash
 # make check: prepare and build everything, run the unit tests (plain and
-# ASan+UBSan), the tests of tools/ (vhdx-merge), the iotests and a sample
-# of the power-loss simulation, print
+# ASan+UBSan), the tests of tools/ (vhdx-merge), the iotests, README's
+# Hyper-V commands and a sample of the power-loss simulation, print
 # a summary ending in "N passed, M failed".
 # A failing build counts as one failure; the other suites still run.
 set -euo pipefail
@@ -21,13 +21,14 @@ bash "$S/run-unit.sh" unit-asan -Db_sanitize=address,undefined -Db_lundef=false 
 bash "$S/run-tools-tests.sh" || true
 if [ ! -f "$LOGS/results/qemu-build" ]; then
     bash "$S/run-iotests.sh" || true
+    bash "$ROOT/tests/readme/check-readme.sh" || true
     bash "$S/run-crash.sh" sampled || true
 fi
 
 echo
 say "summary ($((SECONDS - start)) s; logs in ${LOGS#$ROOT/}/)"
 P=0 F=0
-for suite in qemu-build unit unit-asan tools iotests crash; do
+for suite in qemu-build unit unit-asan tools iotests readme crash; do
     r=$LOGS/results/$suite
     [ -f "$r" ] || continue
     read -r p f s < "$r"
