@@ -30,7 +30,7 @@ export LSAN_OPTIONS=suppressions=$ROOT/scripts/lsan-suppressions.txt
 bash "$ROOT/scripts/prepare.sh"
 bash "$ROOT/scripts/build-qemu.sh"
 rc=0
-IOTESTS_NAME=iotests-sanitize IOTESTS_OURS_ONLY=1 \
+IOTESTS_NAME=iotests-sanitize IOTESTS_OURS_ONLY=1 IOTESTS_JOBS=$(nproc) \
     bash "$ROOT/scripts/run-iotests.sh" || rc=$?
 read -r p f s < "$LOGS/results/iotests-sanitize"
 # Reports of errors and leaks (the coroutine warnings aside)

@@ -10,6 +10,9 @@ set -euo pipefail
 # IOTESTS_NAME names the log and result (make check-sanitize runs only
 # our tests, IOTESTS_OURS_ONLY=1, in its own build tree)
 NAME=${IOTESTS_NAME:-iotests}
+# Tests run one at a time unless IOTESTS_JOBS says more (make
+# check-sanitize runs two: each test then takes minutes)
+JOBS_IOTESTS=${IOTESTS_JOBS:-1}
 STOCK=(-g auto 064 070 213)
 [ "${IOTESTS_OURS_ONLY:-0}" = 0 ] || STOCK=()
 IOTESTS=$QEMU_BUILD/tests/qemu-iotests
@@ -39,7 +42,7 @@ say "$NAME: ./check -vhdx ${STOCK[*]} ${ours[*]} (log: ${LOG#$ROOT/})"
 # the path), as QEMU's own 'make check-block' uses.
 cd "$IOTESTS"
 rm -rf scratch
-"$QEMU_BUILD/pyvenv/bin/python3" ./check --color off -vhdx \
+"$QEMU_BUILD/pyvenv/bin/python3" ./check --color off -j "$JOBS_IOTESTS" -vhdx \
     "${STOCK[@]}" "${ours[@]}" 2>&1 | tee "$LOG" |
     tr '\r' '\n' | awk '($2 == "pass" || $2 == "fail" || ($2 == "not" && $3 == "run")) &&
         !/not suitable for this|No qualified output/ {
