@@ -472,17 +472,23 @@ static void session_open(Session *s, unsigned flags)
     compare_recent(s);
 }
 
-/* A close that failed is a power cut: the image is gone all the same */
-static void session_close(Session *s)
+/*
+ * A close that failed is a power cut: the image is gone all the same.
+ * True when the image was closed cleanly.
+ */
+static bool session_close(Session *s)
 {
     GError *err = NULL;
+    bool clean = false;
 
     if (s->img && ok(s, vhdx_image_close(s->img, &err), &err, "close")) {
         model_durable(s);
+        clean = true;
     } else if (s->img) {
         model_crash(s);
     }
     s->img = NULL;
+    return clean;
 }
 
 /* What the glue does on a reopen read-write */
@@ -841,10 +847,39 @@ static void op_grants(Session *s, uint8_t arg)
        "begin_data_change with grants");
 }
 
+/* The first state whose counts differ, 8 for the bitmaps, or -1 */
+static int counts_differ(const VhdxBlockCounts *a, const VhdxBlockCounts *b)
+{
+    for (int i = 0; i < G_N_ELEMENTS(a->by_state); i++) {
+        if (a->by_state[i] != b->by_state[i]) {
+            return i;
+        }
+    }
+    return a->bitmap_blocks != b->bitmap_blocks ? 8 : -1;
+}
+
+/*
+ * Reopens; the blocks by state the image kept up to date must be what a
+ * reopen counts in the file
+ */
 static void op_reopen(Session *s, unsigned flags)
 {
-    session_close(s);
+    VhdxBlockCounts kept, counted;
+    bool known = s->img &&
+                 vhdx_image_block_counts(s->img, &kept, NULL) == 0;
+
+    known = session_close(s) && known;
     session_open(s, flags);
+    if (known && s->img &&
+        vhdx_image_block_counts(s->img, &counted, NULL) == 0) {
+        int state = counts_differ(&kept, &counted);
+
+        FUZZ_CHECK(state < 0, "the image kept %" G_GUINT64_FORMAT " blocks "
+                   "of state %d (8: sector bitmaps), a reopen counts %"
+                   G_GUINT64_FORMAT, state < 8 ? kept.by_state[state] :
+                   kept.bitmap_blocks, state, state < 8 ?
+                   counted.by_state[state] : counted.bitmap_blocks);
+    }
 }
 
 /* The power fails during a flush (or make_clean), after @arg's writes */
