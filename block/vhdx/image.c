@@ -243,8 +243,7 @@ static int image_load_parent(VhdxImage *img, GError **errp)
     if (!md->has_parent) {
         return 0;
     }
-    ret = vhdx_locator_decode(md->parent_locator, md->parent_locator_len,
-                              &loc, errp);
+    ret = vhdx_image_locator(img, &loc, errp);
     if (ret == 0) {
         ret = vhdx_parent_ref_init(&img->parent, &loc, errp);
         vhdx_locator_clear(&loc);
@@ -437,7 +436,7 @@ int vhdx_image_locator(const VhdxImage *img, VhdxLocator *loc,
     const VhdxMetadata *md = &img->metadata;
 
     *loc = (VhdxLocator) { 0 };
-    if (!img->geo.has_parent) {
+    if (!md->has_parent) {
         return 0;
     }
     return vhdx_locator_decode(md->parent_locator, md->parent_locator_len,

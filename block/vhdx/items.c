@@ -162,14 +162,12 @@ int vhdx_image_set_parent(VhdxImage *img, const VhdxParentSpec *parent,
 int image_set_parent_linkage(VhdxImage *img, const VhdxGuid *dwg,
                              GError **errp)
 {
-    const VhdxMetadata *md = &img->metadata;
     char guid[VHDX_GUID_STRING_LEN];
     g_autofree char *value = NULL;
     VhdxLocator loc;
     int ret;
 
-    ret = vhdx_locator_decode(md->parent_locator, md->parent_locator_len,
-                              &loc, errp);
+    ret = vhdx_image_locator(img, &loc, errp);
     if (ret < 0) {
         return ret;
     }
