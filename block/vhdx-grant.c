@@ -159,6 +159,28 @@ vhdx_begin_data_change(BlockDriverState *bs, GError **errp)
     return vhdx_image_begin_data_change(s->img, &now, errp);
 }
 
+int coroutine_fn GRAPH_RDLOCK
+vhdx_co_retire_via(BlockDriverState *parent, BlockDriverState *bs)
+{
+    BDRVVHDXState *ps = parent->opaque;
+    GError *gerr = NULL;
+    Error *err = NULL;
+    int ret;
+
+    if (!vhdx_image_is_writable(ps->img) ||
+        !vhdx_image_grants(ps->img)->count) {
+        return 0;
+    }
+    qemu_co_mutex_lock(&ps->lock);
+    ret = vhdx_image_retire_via(ps->img, vhdx_page83(bs), &gerr);
+    qemu_co_mutex_unlock(&ps->lock);
+    if (ret < 0) {
+        vhdx_error_propagate(&err, parent->filename, gerr);
+        error_report_err(err);
+    }
+    return ret;
+}
+
 /* Whether one of the images @bs was opened for is a via image */
 static bool vhdx_opened_through(BlockDriverState *bs, const VhdxGuid *vias,
                                 unsigned n)

@@ -151,6 +151,13 @@ int GRAPH_RDLOCK vhdx_reads_via(void *opaque, const VhdxGuid *vias,
                                 unsigned n);
 /* Before reading through the parent: -EIO if a grant forbids it here */
 int GRAPH_RDLOCK vhdx_may_read_parent(BlockDriverState *bs);
+/*
+ * @bs was rebased onto @parent, attached: a merge into @parent that read
+ * through @bs is over, and @parent (when writable) drops the grants it
+ * gave the images that were between them.  Errors are reported.
+ */
+int coroutine_fn GRAPH_RDLOCK
+vhdx_co_retire_via(BlockDriverState *parent, BlockDriverState *bs);
 
 /* ---- vhdx-parent.c ---- */
 /*

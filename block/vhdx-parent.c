@@ -393,6 +393,9 @@ vhdx_co_change_backing_file(BlockDriverState *bs, const char *backing_file,
         return -EINVAL;
     }
     ret = vhdx_co_set_parent(bs, parent, full);
+    if (ret == 0 && !peeked) {
+        ret = vhdx_co_retire_via(parent, bs);
+    }
     if (peeked) {
         bdrv_graph_co_rdunlock();
         bdrv_co_unref(peeked);

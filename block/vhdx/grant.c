@@ -122,6 +122,17 @@ void vhdx_grants_intersect(const VhdxGrants *a, const VhdxGrants *b,
     }
 }
 
+void vhdx_grants_drop_via(const VhdxGrants *g, const VhdxGuid *via,
+                          VhdxGrants *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (uint32_t i = 0; i < g->count; i++) {
+        if (!vhdx_guid_equal(&g->entries[i].via, via)) {
+            vhdx_grants_add(out, &g->entries[i]);
+        }
+    }
+}
+
 bool vhdx_grants_equal(const VhdxGrants *a, const VhdxGrants *b)
 {
     if (a->count != b->count) {

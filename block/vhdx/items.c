@@ -202,3 +202,15 @@ int vhdx_image_set_grants(VhdxImage *img, const VhdxGrants *grants,
     }
     return ret;
 }
+
+int vhdx_image_retire_via(VhdxImage *img, const VhdxGuid *via,
+                          GError **errp)
+{
+    VhdxGrants kept;
+
+    vhdx_grants_drop_via(&img->grants, via, &kept);
+    if (vhdx_grants_equal(&kept, &img->grants)) {
+        return 0;
+    }
+    return vhdx_image_set_grants(img, &kept, errp);
+}

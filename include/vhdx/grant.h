@@ -79,4 +79,12 @@ void vhdx_grants_intersect(const VhdxGrants *a, const VhdxGrants *b,
 
 bool vhdx_grants_equal(const VhdxGrants *a, const VhdxGrants *b);
 
+/*
+ * The grants of @g that do not name @via: once the image @via reads the
+ * granting parent directly (the merge that granted them is over), no
+ * read through @via passes a granted child any more.
+ */
+void vhdx_grants_drop_via(const VhdxGrants *g, const VhdxGuid *via,
+                          VhdxGrants *out);
+
 #endif /* VHDX_GRANT_H */

@@ -321,6 +321,15 @@ int vhdx_image_set_parent(VhdxImage *img, const VhdxParentSpec *parent,
 int vhdx_image_set_grants(VhdxImage *img, const VhdxGrants *grants,
                           GError **errp);
 
+/*
+ * The image @via (Page 83 data), which a merge into this image read
+ * through, has become this image's child: the grants naming it are
+ * dropped (one transaction, when there are any), so that the children
+ * the merge left behind are refused as siblings would be.
+ */
+int vhdx_image_retire_via(VhdxImage *img, const VhdxGuid *via,
+                          GError **errp);
+
 /* ---- consistency check (vhdx/check.c) ---- */
 
 typedef enum VhdxFaultKind {

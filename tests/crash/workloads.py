@@ -333,7 +333,8 @@ def workload_f(env, seed, lss, unsafe=False):
 
 def workload_g(env, seed, lss):
     """vhdx-merge --depth 2 offline on a 4-image chain (qemu-img commit
-    -b, rebase -u, commit): the top shows the same all along"""
+    -b BASE --rebase: copy into BASE, rebase, make empty): the top shows
+    the same all along"""
     rng = random.Random(seed)
     size = 8 * MiB
     model = Model(size, lss)

@@ -110,7 +110,7 @@ class StateFile(unittest.TestCase):
     def state(self, **changes):
         state = {'version': vm.STATE_VERSION, 'image': '/i/top.avhdx',
                  'base': '/i/base.vhdx', 'depth': 3, 'depth_arg': 'all',
-                 'whole_chain': True, 'step': 'b', 'dropped': ['/i/s1']}
+                 'whole_chain': True, 'dropped': ['/i/s1']}
         state.update(changes)
         return state
 
@@ -165,9 +165,54 @@ class SameMerge(unittest.TestCase):
                                                'whole_chain': False}))
 
     def test_offline_bytes(self):
-        self.assertEqual(vm.offline_bytes(chain(3), {'step': 'a'}),
-                         2 * (64 << 20))
-        self.assertEqual(vm.offline_bytes(chain(3), {'step': 'c'}), 64 << 20)
+        self.assertEqual(vm.offline_bytes(chain(3)), 64 << 20)
+
+
+class OfflineCommit(unittest.TestCase):
+    """The one qemu-img commit an offline merge runs (with a stand-in
+    qemu-img that records its arguments and shows progress)"""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.log = os.path.join(self.dir.name, 'argv')
+        self.fake = os.path.join(self.dir.name, 'qemu-img')
+        with open(self.fake, 'w') as f:
+            f.write('#!/bin/sh\nprintf "%%s\\n" "$@" > %s\n'
+                    'printf "    (50.00/100%%%%)\\r"\n'
+                    'printf "    (100.00/100%%%%)\\r"\n' % self.log)
+        os.chmod(self.fake, 0o755)
+        self.image = os.path.join(self.dir.name, 'top.avhdx')
+        self.state_path = self.image + '.merge'
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def merge(self, n):
+        layers = [vm.Layer(os.path.join(self.dir.name, name), 'vhdx',
+                           64 << 20)
+                  for name in ('top.avhdx', 's2.avhdx', 's1.avhdx',
+                               'base.vhdx')]
+        state = {'version': vm.STATE_VERSION, 'base': layers[n].path,
+                 'depth': n}
+        progress = vm.Progress('merging', False, 64 << 20)
+        vm.merge_offline(vm.QemuImg(self.fake), self.image, layers, n, state,
+                         self.state_path, progress)
+        with open(self.log) as f:
+            return f.read().split('\n')[:-1], state
+
+    def test_deeper_base_one_commit_with_rebase(self):
+        argv, state = self.merge(3)
+        self.assertEqual(argv, ['commit', '-f', 'vhdx', '-p', '-b',
+                                os.path.join(self.dir.name, 'base.vhdx'),
+                                '--rebase', self.image])
+        self.assertEqual(state['dropped'], [
+            os.path.join(self.dir.name, n) for n in ('s2.avhdx', 's1.avhdx')])
+        self.assertFalse(os.path.exists(self.state_path))
+
+    def test_parent_plain_commit(self):
+        argv, state = self.merge(1)
+        self.assertEqual(argv, ['commit', '-f', 'vhdx', '-p', self.image])
+        self.assertEqual(state['dropped'], [])
 
 
 class FakeClock:

@@ -138,6 +138,22 @@ static void test_equal_intersect(void)
     g_assert_true(vhdx_grants_contain(&both, &grant[0]));
 }
 
+/* A merge's grants go once its via image reads the parent directly */
+static void test_drop_via(void)
+{
+    VhdxGrant grant[2], same_via = random_grant();
+    VhdxGrants g, kept;
+
+    two_grants(&g, grant);
+    same_via.via = grant[0].via;
+    g_assert_true(vhdx_grants_add(&g, &same_via));
+    vhdx_grants_drop_via(&g, &grant[0].via, &kept);
+    g_assert_cmpuint(kept.count, ==, 1);
+    g_assert_true(vhdx_grants_contain(&kept, &grant[1]));
+    vhdx_grants_drop_via(&kept, &grant[0].child, &g);
+    g_assert_true(vhdx_grants_equal(&g, &kept));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -146,5 +162,6 @@ int main(int argc, char **argv)
     g_test_add_func("/grant/add", test_add);
     g_test_add_func("/grant/unreadable", test_unreadable);
     g_test_add_func("/grant/equal-intersect", test_equal_intersect);
+    g_test_add_func("/grant/drop-via", test_drop_via);
     return g_test_run();
 }

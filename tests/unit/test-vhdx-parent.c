@@ -428,6 +428,44 @@ static void test_grants_persist(void)
     vhdx_image_free(img);
 }
 
+/*
+ * Once a merge's via image is rebased onto the granting image, the grants
+ * naming it go, in one write; an image no grant names changes nothing
+ */
+static void test_grants_retire_via(void)
+{
+    VhdxGuid pg, stranger;
+    g_autoptr(MemIO) m = NULL;
+    VhdxGuid fwg;
+    VhdxImage *img;
+    VhdxGrants g;
+
+    vhdx_guid_generate(&pg);
+    vhdx_guid_generate(&stranger);
+    m = created_child(64 * MiB, MiB, 512, &pg);
+    some_grants(&g);
+    g_assert_cmpuint(g.count, >=, 2);
+    img = opened_for_writing(m);
+    g_assert_cmpint(vhdx_image_set_grants(img, &g, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+
+    img = opened_for_writing(m);
+    fwg = *vhdx_image_file_write_guid(img);
+    g_assert_cmpint(vhdx_image_retire_via(img, &stranger, NULL), ==, 0);
+    g_assert_true(vhdx_guid_equal(vhdx_image_file_write_guid(img), &fwg));
+    g_assert_cmpint(vhdx_image_retire_via(img, &g.entries[0].via, NULL), ==,
+                    0);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+
+    img = reopened(m);
+    g_assert_cmpuint(vhdx_image_grants(img)->count, ==, g.count - 1);
+    for (uint32_t i = 1; i < g.count; i++) {
+        g_assert_true(vhdx_grants_contain(vhdx_image_grants(img),
+                                          &g.entries[i]));
+    }
+    vhdx_image_free(img);
+}
+
 /* A power cut at any write leaves the old grants or the new ones */
 static void test_grants_power_cut(void)
 {
@@ -563,6 +601,7 @@ int main(int argc, char **argv)
                     test_child_bitmap_spans_pages);
     g_test_add_func("/parent/child-make-empty", test_child_make_empty);
     g_test_add_func("/parent/grants-persist", test_grants_persist);
+    g_test_add_func("/parent/grants-retire-via", test_grants_retire_via);
     g_test_add_func("/parent/grants-power-cut", test_grants_power_cut);
     g_test_add_func("/parent/grants-before-data-write-guid",
                     test_grants_before_data_write_guid);
