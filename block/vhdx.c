@@ -192,6 +192,12 @@ static int vhdx_reopen_prepare(BDRVReopenState *state,
         ret = vhdx_image_make_clean(s->img, &gerr);
         vhdx_error_propagate(errp, bs->filename, gerr);
     }
+    /* Going read-write: a writer needs what a reader did not scan for */
+    if (!vhdx_image_is_writable(s->img) && (state->flags & BDRV_O_RDWR) &&
+        !(state->flags & BDRV_O_INACTIVE)) {
+        ret = vhdx_image_scan_space(s->img, &gerr);
+        vhdx_error_propagate(errp, bs->filename, gerr);
+    }
     return ret;
 }
 
@@ -199,7 +205,9 @@ static void vhdx_reopen_commit(BDRVReopenState *state)
 {
     BDRVVHDXState *s = state->bs->opaque;
 
-    vhdx_image_set_writable(s->img, state->flags & BDRV_O_RDWR);
+    /* As at open: an inactive image (a migration target) takes no writes */
+    vhdx_image_set_writable(s->img, (state->flags & BDRV_O_RDWR) &&
+                                    !(state->flags & BDRV_O_INACTIVE));
 }
 
 static void vhdx_reopen_abort(BDRVReopenState *state)

@@ -44,6 +44,13 @@ struct VhdxImage {
     uint64_t overlaps;          /* blocks sharing space (VHDX_OPEN_CHECK) */
     VhdxBlockCounts counts;     /* BAT entries by state, kept up to date */
     bool counts_known;          /* not yet for VHDX_OPEN_PEEK */
+    /*
+     * The BAT was scanned: the allocator knows the free space, and no two
+     * blocks share space.  Not yet for read-only opens, which check each
+     * entry they map against the file length at open instead.
+     */
+    bool space_known;
+    uint64_t open_length;
 };
 
 /* Byte offset of BAT entry @index in the file */

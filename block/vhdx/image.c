@@ -263,10 +263,50 @@ static size_t image_max_dirty(VhdxImage *img)
     return MAX(1, MIN(VHDX_CACHE_DEFAULT_PAGES / 4, per_entry));
 }
 
+/*
+ * Reads the whole BAT once: the allocator learns the free space, blocks
+ * that share space are refused (counted, with @tolerate), the blocks are
+ * counted by state, and growth a replay left past what the metadata
+ * needs is cut off
+ */
+static int image_scan_space(VhdxImage *img, int64_t length, bool tolerate,
+                            GError **errp)
+{
+    VhdxSpaceScan scan = { 0 };
+    int ret;
+
+    ret = vhdx_space_scan(img->io, &img->header.current, &img->regions,
+                          &img->geo, length, tolerate, &img->alloc, &scan,
+                          errp);
+    if (ret < 0) {
+        return ret;
+    }
+    img->overlaps = scan.overlaps;
+    img->counts = scan.counts;
+    img->counts_known = true;
+    img->space_known = true;
+    return image_trim_replay_growth(img, length, scan.used_end, errp);
+}
+
+int vhdx_image_scan_space(VhdxImage *img, GError **errp)
+{
+    int64_t length;
+    int ret;
+
+    g_assert(!img->metadata_only);
+    if (img->space_known) {
+        return 0;
+    }
+    ret = image_file_length(img, &length, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    return image_scan_space(img, length, false, errp);
+}
+
 static int image_open_structures(VhdxImage *img, unsigned flags,
                                  GError **errp)
 {
-    VhdxSpaceScan scan = { 0 };
     int64_t length;
     int ret;
 
@@ -313,16 +353,17 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
     if (ret < 0 || (flags & VHDX_OPEN_PEEK)) {
         return ret;
     }
-    ret = vhdx_space_scan(img->io, &img->header.current, &img->regions,
-                          &img->geo, length, flags & VHDX_OPEN_CHECK,
-                          &img->alloc, &scan, errp);
-    if (ret < 0) {
-        return ret;
+    img->open_length = length;
+    /*
+     * A reader allocates nothing: it checks each entry it maps instead,
+     * so that opening costs the same whatever the size of the BAT.  A
+     * writer, a check and a replay (whose growth may be cut) scan now.
+     */
+    if (!(flags & (VHDX_OPEN_WRITE | VHDX_OPEN_CHECK)) &&
+        !img->length_before_replay) {
+        return 0;
     }
-    img->overlaps = scan.overlaps;
-    img->counts = scan.counts;
-    img->counts_known = true;
-    return image_trim_replay_growth(img, length, scan.used_end, errp);
+    return image_scan_space(img, length, flags & VHDX_OPEN_CHECK, errp);
 }
 
 int vhdx_image_open(VhdxIO *io, unsigned flags, VhdxImage **out,
@@ -474,7 +515,7 @@ bool vhdx_image_is_writable(const VhdxImage *img)
 
 void vhdx_image_set_writable(VhdxImage *img, bool writable)
 {
-    g_assert(!writable || !img->metadata_only);
+    g_assert(!writable || img->space_known);
     /* A clean image only: its session must have been ended */
     g_assert(writable || !img->session_started);
     img->writable = writable;

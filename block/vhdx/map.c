@@ -11,19 +11,36 @@
 
 #include "vhdx/bitmap.h"
 #include "vhdx/error.h"
+#include "vhdx/space.h"
 #include "image-int.h"
 
 #include <errno.h>
 #include <inttypes.h>
 
+/*
+ * Reads BAT entry @index.  An image whose BAT was not scanned (opened
+ * read-only) checks it here, as the scan would have.
+ */
+static int map_read_entry(VhdxImage *img, uint64_t index, uint64_t *entry,
+                          GError **errp)
+{
+    int ret = vhdx_cache_read64(img->cache, image_bat_entry_offset(img, index),
+                                entry, errp);
+
+    if (ret < 0 || img->space_known) {
+        return ret;
+    }
+    return vhdx_space_check_entry(&img->header.current, &img->regions,
+                                  &img->geo, index, *entry, img->open_length,
+                                  errp);
+}
+
 int image_block_entry(VhdxImage *img, uint64_t block, uint64_t *entry,
                       GError **errp)
 {
-    uint64_t index = vhdx_bat_payload_index(&img->geo, block);
-
     g_assert(block < img->geo.payload_blocks);
-    return vhdx_cache_read64(img->cache, image_bat_entry_offset(img, index),
-                             entry, errp);
+    return map_read_entry(img, vhdx_bat_payload_index(&img->geo, block),
+                          entry, errp);
 }
 
 int image_bitmap_block(VhdxImage *img, uint64_t block, uint64_t *offset,
@@ -33,8 +50,8 @@ int image_bitmap_block(VhdxImage *img, uint64_t block, uint64_t *offset,
     uint64_t entry;
     int ret;
 
-    ret = vhdx_cache_read64(img->cache, image_bitmap_entry_offset(img, chunk),
-                            &entry, errp);
+    ret = map_read_entry(img, vhdx_bat_bitmap_index(&img->geo, chunk), &entry,
+                         errp);
     if (ret < 0) {
         return ret;
     }

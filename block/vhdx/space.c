@@ -59,6 +59,39 @@ static int space_mark_fixed_structures(SpaceMap *m, const VhdxHeader *h,
     return 0;
 }
 
+static bool ranges_meet(uint64_t a, uint64_t a_len, uint64_t b,
+                        uint64_t b_len)
+{
+    return a < b + b_len && b < a + a_len;
+}
+
+int vhdx_space_check_entry(const VhdxHeader *h, const VhdxRegions *r,
+                           const VhdxBatGeometry *g, uint64_t index,
+                           uint64_t entry, uint64_t file_length,
+                           GError **errp)
+{
+    bool is_bitmap = vhdx_bat_index_is_bitmap(g, index);
+    uint64_t size = is_bitmap ? VHDX_BITMAP_BLOCK_SIZE : g->block_size;
+    uint64_t offset = vhdx_bat_offset(entry);
+    int ret;
+
+    ret = vhdx_bat_entry_validate(g, index, entry, file_length, errp);
+    if (ret < 0 || !(is_bitmap ?
+                     vhdx_bat_state(entry) == VHDX_BITMAP_PRESENT :
+                     vhdx_payload_has_data(vhdx_bat_state(entry)))) {
+        return ret;
+    }
+    if (ranges_meet(offset, size, h->log_offset, h->log_length) ||
+        ranges_meet(offset, size, r->bat_offset, r->bat_length) ||
+        ranges_meet(offset, size, r->metadata_offset, r->metadata_length)) {
+        return vhdx_error(errp, EINVAL, "VHDX BAT entry %" PRIu64 ": block "
+                          "at FileOffsetMB %" PRIu64 " overlaps other "
+                          "metadata or data", index,
+                          offset >> VHDX_BAT_OFFSET_SHIFT);
+    }
+    return 0;
+}
+
 static void space_report_fault(VhdxSpaceScan *out, uint64_t index,
                                uint64_t entry, bool overlap, const char *why)
 {

@@ -100,14 +100,17 @@ void image_unalloc_block(VhdxImage *img, uint64_t file_offset)
     vhdx_alloc_untake(&img->alloc, file_offset, img->geo.block_size);
 }
 
+/* An image opened read-only has freed nothing, and has no allocator */
 bool vhdx_image_seal_freed(VhdxImage *img)
 {
-    return vhdx_alloc_seal(&img->alloc);
+    return img->space_known && vhdx_alloc_seal(&img->alloc);
 }
 
 void vhdx_image_reuse_sealed(VhdxImage *img)
 {
-    vhdx_alloc_release_sealed(&img->alloc);
+    if (img->space_known) {
+        vhdx_alloc_release_sealed(&img->alloc);
+    }
 }
 
 int image_set_block(VhdxImage *img, uint64_t block, unsigned state,

@@ -104,8 +104,17 @@ int vhdx_image_block_counts(VhdxImage *img, VhdxBlockCounts *out,
 bool vhdx_image_is_writable(const VhdxImage *img);
 
 /*
+ * Scans the BAT of an image opened read-only (which checks entries one
+ * by one as it maps them), as a writer needs before its first write:
+ * free space, and no two blocks sharing space.  Once; an error leaves
+ * the image as it was, read-only.
+ */
+int vhdx_image_scan_space(VhdxImage *img, GError **errp);
+
+/*
  * Lets the image be written to, or not: after a reopen, or around
- * migration.  Going read-only requires vhdx_image_make_clean() first.
+ * migration.  Becoming writable requires vhdx_image_scan_space() first,
+ * going read-only vhdx_image_make_clean().
  */
 void vhdx_image_set_writable(VhdxImage *img, bool writable);
 

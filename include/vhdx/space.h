@@ -48,6 +48,18 @@ int vhdx_space_scan(VhdxIO *io, const VhdxHeader *h, const VhdxRegions *r,
                     GError **errp);
 
 /*
+ * Checks one BAT entry of a file of @file_length bytes as the scan does,
+ * except against the other blocks: its state, and that its block lies in
+ * the file clear of the headers, the log, the BAT and the metadata.  For
+ * readers that map entries one by one instead of scanning the BAT: a
+ * block that shares space with another can only mislead a writer.
+ */
+int vhdx_space_check_entry(const VhdxHeader *h, const VhdxRegions *r,
+                           const VhdxBatGeometry *g, uint64_t index,
+                           uint64_t entry, uint64_t file_length,
+                           GError **errp);
+
+/*
  * Counts the BAT's payload blocks by state and its sector bitmap blocks
  * (vhdx_space_scan() counts them too), leaving out invalid entries
  */

@@ -491,12 +491,19 @@ static bool session_close(Session *s)
     return clean;
 }
 
-/* What the glue does on a reopen read-write */
-static void ensure_writable(Session *s)
+/* What the glue does on a reopen read-write; false if it fails */
+static bool ensure_writable(Session *s)
 {
-    if (!vhdx_image_is_writable(s->img)) {
-        vhdx_image_set_writable(s->img, true);
+    GError *err = NULL;
+
+    if (vhdx_image_is_writable(s->img)) {
+        return true;
     }
+    if (!ok(s, vhdx_image_scan_space(s->img, &err), &err, "scan_space")) {
+        return false;
+    }
+    vhdx_image_set_writable(s->img, true);
+    return true;
 }
 
 /* Freed space becomes reusable: no payload I/O is ever in flight here */
@@ -553,7 +560,9 @@ static void guest_write(Session *s, uint64_t off, uint64_t len, int p)
     GError *err = NULL;
     int ret;
 
-    ensure_writable(s);
+    if (!ensure_writable(s)) {
+        return;
+    }
     ret = vhdx_image_begin_data_change(s->img, NULL, &err);
     if (!ok(s, ret, &err, "begin_data_change")) {
         return;
@@ -597,7 +606,9 @@ static void guest_zero(Session *s, uint64_t off, uint64_t len,
     VhdxZeroing z;
     int ret;
 
-    ensure_writable(s);
+    if (!ensure_writable(s)) {
+        return;
+    }
     ret = vhdx_image_plan_zero(s->img, off, len, kind, &z, &err);
     if (!ok(s, ret, &err, "plan_zero")) {
         return;
@@ -684,7 +695,9 @@ static void op_grow(Session *s, uint8_t arg, uint64_t len)
     } else if (new_size > GROW_LIMIT) {
         return;
     }
-    ensure_writable(s);
+    if (!ensure_writable(s)) {
+        return;
+    }
     ret = vhdx_image_validate_grow(s->img, new_size, &err);
     if (ret < 0) {
         /* Only shrinking is refused: the sizes are sector multiples */
@@ -714,7 +727,9 @@ static void op_make_empty(Session *s, uint8_t arg)
     GError *err = NULL;
     int ret;
 
-    ensure_writable(s);
+    if (!ensure_writable(s)) {
+        return;
+    }
     ret = vhdx_image_begin_data_change(s->img, NULL, &err);
     if (ret == 0) {
         ret = vhdx_image_make_empty(s->img, arg & 1 ? &parent_dwg : NULL,
@@ -765,7 +780,9 @@ static void op_set_parent(Session *s, uint8_t arg, uint64_t len)
     int ret;
 
     spec.data_write_guid.bytes[15] ^= arg;
-    ensure_writable(s);
+    if (!ensure_writable(s)) {
+        return;
+    }
     ret = vhdx_image_set_parent(s->img, &spec, &err);
     if (ret == 0) {
         FUZZ_CHECK(!s->model_on || (s->child && !bad_lss),
@@ -791,8 +808,8 @@ static void op_check(Session *s, bool repair, VhdxCheckReport *r)
     int ret;
 
     memset(r, 0, sizeof(*r));
-    if (repair) {
-        ensure_writable(s);
+    if (repair && !ensure_writable(s)) {
+        return;
     }
     ret = vhdx_image_check(s->img, repair, fault_ignored, NULL, r, &err);
     if (ok(s, ret, &err, "check")) {
@@ -813,7 +830,9 @@ static void op_trim(Session *s)
     if (r.image_end == 0) {
         return;
     }
-    ensure_writable(s);
+    if (!ensure_writable(s)) {
+        return;
+    }
     if (ok(s, vhdx_image_trim(s->img, r.image_end, &err), &err, "trim")) {
         model_durable(s);
     }
@@ -842,7 +861,9 @@ static void op_grants(Session *s, uint8_t arg)
         now.entries[i].linkage = parent_dwg;
         memset(&now.entries[i].via, 0x30 + i, 16);
     }
-    ensure_writable(s);
+    if (!ensure_writable(s)) {
+        return;
+    }
     ok(s, vhdx_image_begin_data_change(s->img, &now, &err), &err,
        "begin_data_change with grants");
 }

@@ -105,13 +105,43 @@ static void set_entry(MemIO *m, uint64_t index, uint64_t entry)
     vhdx_st64(memio_bytes(m) + entry_offset(m, index), entry);
 }
 
+/*
+ * A writer refuses the image: opened read-write, or opened read-only
+ * (which does not scan the BAT) and then made ready for writes
+ */
 static void assert_open_fails(MemIO *m)
 {
     g_autoptr(GError) err = NULL;
+    g_autoptr(GError) err_later = NULL;
     VhdxImage *img = NULL;
 
-    g_assert_cmpint(vhdx_image_open(memio_io(m), 0, &img, &err), <, 0);
+    g_assert_cmpint(vhdx_image_open(memio_io(m), VHDX_OPEN_WRITE, &img,
+                                    &err), <, 0);
     g_assert_nonnull(err);
+    g_assert_cmpint(vhdx_image_open(memio_io(m), 0, &img, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_scan_space(img, &err_later), <, 0);
+    g_assert_cmpstr(err_later->message, ==, err->message);
+    g_assert_false(vhdx_image_is_writable(img));
+    vhdx_image_free(img);
+}
+
+/*
+ * A reader (read-only, no BAT scan) opens the image, refuses to map
+ * @block with an error saying @why, maps @good, and reads nothing but
+ * the structures
+ */
+static void assert_reader_refuses(MemIO *m, uint64_t block, uint64_t good,
+                                  const char *why)
+{
+    g_autoptr(GError) err = NULL;
+    VhdxImage *img = NULL;
+    VhdxExtent ext;
+
+    g_assert_cmpint(vhdx_image_open(memio_io(m), 0, &img, NULL), ==, 0);
+    g_assert_cmpint(vhdx_image_map(img, block * MiB, MiB, &ext, &err), <, 0);
+    g_assert_nonnull(strstr(err->message, why));
+    g_assert_cmpint(vhdx_image_map(img, good * MiB, MiB, &ext, NULL), ==, 0);
+    vhdx_image_free(img);
 }
 
 /* A dynamic image of 16 MiB in 1 MiB blocks; blocks 0-2 hold 0x10-0x12 */
@@ -146,6 +176,8 @@ static void test_beyond_eof(void)
 
     set_entry(m, 1, vhdx_bat_entry(VHDX_PAYLOAD_FULLY_PRESENT, 1024 * MiB));
     assert_open_fails(m);
+    assert_reader_refuses(m, 1, 0, "BAT entry 1: block at FileOffsetMB 1024 "
+                          "lies beyond the end of the file");
     found = assert_found(m, 1);
     assert_line(found, 0, "BAT entry 1 (payload block 1): block at "
                 "FileOffsetMB 1024 lies beyond the end of the file");
@@ -164,6 +196,8 @@ static void test_invalid_state(void)
 
     set_entry(m, 2, (get_entry(m, 2) & ~UINT64_C(7)) | 4);
     assert_open_fails(m);
+    assert_reader_refuses(m, 2, 1, "BAT entry 2: invalid payload block "
+                          "state 4");
     found = assert_found(m, 1);
     assert_line(found, 0, "BAT entry 2 (payload block 2): state 4 is not "
                 "valid here");
@@ -219,6 +253,7 @@ static void test_on_metadata(void)
     vhdx_image_free(img);
     set_entry(m, 1, vhdx_bat_entry(VHDX_PAYLOAD_FULLY_PRESENT, bat));
     assert_open_fails(m);
+    assert_reader_refuses(m, 1, 2, "BAT entry 1: block at FileOffsetMB");
     found = assert_found(m, 1);
     assert_line(found, 0, "lies on the headers, log, BAT or metadata region");
     g_ptr_array_unref(assert_repaired(m, 1));

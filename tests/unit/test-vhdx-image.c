@@ -283,6 +283,7 @@ static void test_read_only_replays_in_memory(void)
             g_autoptr(MemIO) idle = memio_dup(m);
 
             img = opened(idle, 0);
+            g_assert_cmpint(vhdx_image_scan_space(img, NULL), ==, 0);
             vhdx_image_set_writable(img, true);
             g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
             img = opened(idle, 0);
@@ -295,6 +296,7 @@ static void test_read_only_replays_in_memory(void)
 
         /* Made writable (a reopen), then written to */
         img = opened(m, 0);
+        g_assert_cmpint(vhdx_image_scan_space(img, NULL), ==, 0);
         vhdx_image_set_writable(img, true);
         write_block(img, m, 5, 0x33);
         g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
@@ -915,6 +917,49 @@ static void test_resolve_bad_parent_sector_size(void)
  * makes them), so its BAT is never written and stays a hole; ZERO
  * entries only when asked for.  Both read as zeros.
  */
+/*
+ * A reader opens without reading the BAT, however large and full it is;
+ * a writer (or a reader becoming one) reads all of it.  The reader still
+ * counts the blocks (when asked) and maps them.
+ */
+static void test_read_only_open_skips_bat(void)
+{
+    VhdxCreateParams p = dynamic_params(1024 * 1024 * MiB, MiB);
+    g_autoptr(MemIO) m = NULL;
+    VhdxBlockCounts counts;
+    VhdxImage *img;
+    uint64_t bat_len;
+
+    /* ZERO in every entry: no hole in the BAT to skip; 8 MiB of BAT */
+    p.block_state_zero = true;
+    m = created(&p);
+    img = opened(m, VHDX_OPEN_WRITE);
+    bat_len = img->geo.total_entries * VHDX_BAT_ENTRY_SIZE;
+    g_assert_cmpuint(bat_len, >=, 8 * MiB);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+
+    m->bytes_read = 0;
+    img = opened(m, 0);
+    g_assert_cmpuint(m->bytes_read, <, bat_len / 4);
+    assert_extent(img, 40 * 1024 * MiB, VHDX_EXTENT_ZERO, MiB);
+    g_assert_cmpuint(m->bytes_read, <, bat_len / 4);
+    g_assert_cmpint(vhdx_image_block_counts(img, &counts, NULL), ==, 0);
+    g_assert_cmpuint(counts.by_state[VHDX_PAYLOAD_ZERO], ==, 1024 * 1024);
+
+    m->bytes_read = 0;
+    g_assert_cmpint(vhdx_image_scan_space(img, NULL), ==, 0);
+    g_assert_cmpuint(m->bytes_read, >=, bat_len);
+    vhdx_image_set_writable(img, true);
+    test_write(img, m, 5 * MiB, 4096, 0x5a);
+    g_assert_cmpint(vhdx_image_close(img, NULL), ==, 0);
+
+    m->bytes_read = 0;
+    img = opened(m, VHDX_OPEN_WRITE);
+    g_assert_cmpuint(m->bytes_read, >=, bat_len);
+    test_assert_reads(img, m, 5 * MiB, 4096, 0, 0x5a);
+    vhdx_image_free(img);
+}
+
 static void test_create_default_sparse_bat(void)
 {
     VhdxCreateRequest req = { .virtual_size = 1024 * MiB };
@@ -944,6 +989,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/image/create-open-dynamic", test_create_open_dynamic);
     g_test_add_func("/image/create-fixed", test_create_fixed);
+    g_test_add_func("/image/read-only-open-skips-bat",
+                    test_read_only_open_skips_bat);
     g_test_add_func("/image/create-default-sparse-bat",
                     test_create_default_sparse_bat);
     g_test_add_func("/image/allocate-flush-reopen",
