@@ -786,14 +786,16 @@ def commit_template(peer, size):
 
 
 class OfflineCommit(Case):
-    """qemu-img commit of a depth-3 chain into its base, and vhdx-merge,
-    which drives qemu-img commit (twice) and qemu-img rebase for the same
-    merge and also checks the directory for siblings"""
+    """qemu-img commit of a depth-3 chain into its base; the same with
+    --rebase, which then makes the top an empty child of the base; and
+    vhdx-merge, which drives that one command for the same merge and also
+    checks the chain and the directory for siblings"""
 
     key = 'commit'
+    rebase = Peer('ours-rebase', OURS_IMG, OURS_IO, 'vhdx')
     merge = Peer('merge', OURS_IMG, OURS_IO, 'vhdx')
-    peers = [OURS, QCOW2, merge]
-    ratios = [('ours', 'qcow2'), ('merge', 'ours')]
+    peers = [OURS, QCOW2, rebase, merge]
+    ratios = [('ours', 'qcow2'), ('merge', 'ours-rebase')]
     tables = [('commit', [Metric('s', 'time s')])]
 
     def __init__(self, settings):
@@ -803,11 +805,14 @@ class OfflineCommit(Case):
         self.about = [
             COMMIT_ABOUT,
             'ours, qcow2: qemu-img commit -b base.FMT top.FMT (wall time; '
-            'base gets s1, s2 and top).  merge: tools/vhdx-merge --depth 3 '
-            'top.vhdx, the same merge done as the tool does it (two qemu-img '
-            'commits and a rebase, top then emptied and re-pointed at base, '
-            'plus its checks); merge/ours = what the tool costs over the '
-            'plain commit.',
+            'base gets s1, s2 and top; -b implies -d: top is left as it '
+            'was).  ours-rebase: qemu-img commit -b /full/base.vhdx --rebase '
+            'top.vhdx (patches/0010: top then becomes an empty child of '
+            'base).  merge: tools/vhdx-merge --depth 3 top.vhdx, which runs '
+            'that command, plus its checks (qemu-img info of the chain '
+            'before and after, the directory searched for siblings); '
+            'merge/ours-rebase = what the tool adds to the qemu-img work it '
+            'drives.',
         ]
 
     def setup(self, peer):
@@ -819,6 +824,9 @@ class OfflineCommit(Case):
         if peer is self.merge:
             argv = [sys.executable, MERGE, '--qemu-img', OURS_IMG,
                     '--depth', '3', 'top.vhdx']
+        elif peer is self.rebase:
+            argv = [peer.img, 'commit', '-q', '-f', 'vhdx', '-b',
+                    os.path.join(d, 'base.vhdx'), '--rebase', 'top.vhdx']
         else:
             argv = [peer.img, 'commit', '-q', '-f', peer.fmt,
                     '-b', 'base.' + peer.ext, 'top.' + peer.ext]
