@@ -65,31 +65,44 @@ static bool ranges_meet(uint64_t a, uint64_t a_len, uint64_t b,
     return a < b + b_len && b < a + a_len;
 }
 
+/* The bytes of the file a valid entry's block takes (0: none) */
+static uint64_t entry_space(const VhdxBatGeometry *g, uint64_t index,
+                            uint64_t entry)
+{
+    unsigned state = vhdx_bat_state(entry);
+
+    if (vhdx_bat_index_is_bitmap(g, index)) {
+        return state == VHDX_BITMAP_PRESENT ? VHDX_BITMAP_BLOCK_SIZE : 0;
+    }
+    return vhdx_payload_has_data(state) ? g->block_size : 0;
+}
+
+static int space_overlap_error(GError **errp, uint64_t index, uint64_t entry)
+{
+    return vhdx_error(errp, EINVAL, "VHDX BAT entry %" PRIu64 ": block at "
+                      "FileOffsetMB %" PRIu64 " overlaps other metadata or "
+                      "data", index,
+                      vhdx_bat_offset(entry) >> VHDX_BAT_OFFSET_SHIFT);
+}
+
 int vhdx_space_check_entry(const VhdxHeader *h, const VhdxRegions *r,
                            const VhdxBatGeometry *g, uint64_t index,
                            uint64_t entry, uint64_t file_length,
                            GError **errp)
 {
-    bool is_bitmap = vhdx_bat_index_is_bitmap(g, index);
-    uint64_t size = is_bitmap ? VHDX_BITMAP_BLOCK_SIZE : g->block_size;
     uint64_t offset = vhdx_bat_offset(entry);
+    uint64_t size;
     int ret;
 
     ret = vhdx_bat_entry_validate(g, index, entry, file_length, errp);
-    if (ret < 0 || !(is_bitmap ?
-                     vhdx_bat_state(entry) == VHDX_BITMAP_PRESENT :
-                     vhdx_payload_has_data(vhdx_bat_state(entry)))) {
-        return ret;
+    size = ret < 0 ? 0 : entry_space(g, index, entry);
+    if (size && (ranges_meet(offset, size, h->log_offset, h->log_length) ||
+                 ranges_meet(offset, size, r->bat_offset, r->bat_length) ||
+                 ranges_meet(offset, size, r->metadata_offset,
+                             r->metadata_length))) {
+        return space_overlap_error(errp, index, entry);
     }
-    if (ranges_meet(offset, size, h->log_offset, h->log_length) ||
-        ranges_meet(offset, size, r->bat_offset, r->bat_length) ||
-        ranges_meet(offset, size, r->metadata_offset, r->metadata_length)) {
-        return vhdx_error(errp, EINVAL, "VHDX BAT entry %" PRIu64 ": block "
-                          "at FileOffsetMB %" PRIu64 " overlaps other "
-                          "metadata or data", index,
-                          offset >> VHDX_BAT_OFFSET_SHIFT);
-    }
-    return 0;
+    return ret;
 }
 
 static void space_report_fault(VhdxSpaceScan *out, uint64_t index,
@@ -104,8 +117,6 @@ static int scan_entry(SpaceMap *m, const VhdxBatGeometry *g, uint64_t index,
                       uint64_t entry, uint64_t file_length, bool tolerate,
                       VhdxSpaceScan *out, GError **errp)
 {
-    bool is_bitmap = vhdx_bat_index_is_bitmap(g, index);
-    unsigned state = vhdx_bat_state(entry);
     uint64_t size;
     int ret;
 
@@ -124,21 +135,17 @@ static int scan_entry(SpaceMap *m, const VhdxBatGeometry *g, uint64_t index,
         }
     }
     vhdx_block_counts_add(&out->counts, g, index, entry, 1);
-    if (is_bitmap ? state != VHDX_BITMAP_PRESENT :
-                    !vhdx_payload_has_data(state)) {
+    size = entry_space(g, index, entry);
+    if (!size) {
         return 0;
     }
-    size = is_bitmap ? VHDX_BITMAP_BLOCK_SIZE : g->block_size;
-    if (!is_bitmap) {
+    if (!vhdx_bat_index_is_bitmap(g, index)) {
         out->allocated_blocks++;
     }
     if (!space_mark(m, vhdx_bat_offset(entry), size)) {
         g_autoptr(GError) err = NULL;
 
-        vhdx_error(&err, EINVAL, "VHDX BAT entry %" PRIu64 ": block at "
-                   "FileOffsetMB %" PRIu64 " overlaps other metadata or "
-                   "data", index,
-                   vhdx_bat_offset(entry) >> VHDX_BAT_OFFSET_SHIFT);
+        space_overlap_error(&err, index, entry);
         out->overlaps++;
         if (!tolerate) {
             g_propagate_error(errp, g_steal_pointer(&err));
