@@ -167,8 +167,7 @@ vhdx_co_retire_via(BlockDriverState *parent, BlockDriverState *bs)
     Error *err = NULL;
     int ret;
 
-    if (!vhdx_image_is_writable(ps->img) ||
-        !vhdx_image_grants(ps->img)->count) {
+    if (!vhdx_image_is_writable(ps->img)) {
         return 0;
     }
     qemu_co_mutex_lock(&ps->lock);
