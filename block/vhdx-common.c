@@ -53,6 +53,16 @@ static int vhdx_child_truncate(VhdxIO *io, uint64_t length)
                          NULL);
 }
 
+/*
+ * posix_fallocate where the protocol has it (file-posix on a regular
+ * file); elsewhere -ENOTSUP, and the core grows the file sparse
+ */
+static int vhdx_child_grow_allocated(VhdxIO *io, uint64_t length)
+{
+    return bdrv_truncate(io->opaque, length, false, PREALLOC_MODE_FALLOC, 0,
+                         NULL);
+}
+
 static int vhdx_child_pwrite_zeroes(VhdxIO *io, uint64_t offset,
                                     uint64_t len)
 {
@@ -83,6 +93,7 @@ void vhdx_child_io_init(BdrvChild *child, VhdxIO *io)
         .flush = vhdx_child_flush,
         .length = vhdx_child_length,
         .truncate = vhdx_child_truncate,
+        .grow_allocated = vhdx_child_grow_allocated,
         .pwrite_zeroes = vhdx_child_pwrite_zeroes,
         .block_status = vhdx_child_block_status,
         .opaque = child,

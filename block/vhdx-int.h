@@ -61,6 +61,7 @@ typedef struct BDRVVHDXState {
     char *parent_name;          /* the parent the locator led to */
     Error *parent_missing;      /* no candidate exists: says what was tried */
     bool enforce_linkage;       /* check-parent-linkage */
+    bool preallocate_blocks;    /* preallocate-blocks */
     /* Accepted by a grant: the images it must be read through */
     VhdxGuid *read_vias;
     unsigned n_read_vias;

@@ -26,6 +26,7 @@
 #include "vhdx-int.h"
 
 #define VHDX_OPT_CHECK_PARENT_LINKAGE "check-parent-linkage"
+#define VHDX_OPT_PREALLOCATE_BLOCKS "preallocate-blocks"
 
 static QemuOptsList vhdx_runtime_opts = {
     .name = "vhdx",
@@ -36,6 +37,12 @@ static QemuOptsList vhdx_runtime_opts = {
             .type = QEMU_OPT_BOOL,
             .help = "Refuse a parent whose DataWriteGuid is not the one the "
                     "differencing image was made on (default: on)",
+        },
+        {
+            .name = VHDX_OPT_PREALLOCATE_BLOCKS,
+            .type = QEMU_OPT_BOOL,
+            .help = "Allocate a new block's space in the file whole, so "
+                    "that small writes into it are fast (default: on)",
         },
         { /* end of list */ }
     },
@@ -84,6 +91,9 @@ static int GRAPH_RDLOCK vhdx_open_image(BlockDriverState *bs, int flags,
     if (flags & BDRV_O_CHECK) {
         core_flags |= VHDX_OPEN_CHECK;
     }
+    if (!s->preallocate_blocks) {
+        core_flags |= VHDX_OPEN_SPARSE;
+    }
     vhdx_child_io_init(bs->file, &s->io);
     ret = vhdx_image_open(&s->io, core_flags, &s->img, &gerr);
     vhdx_error_propagate(errp, bs->filename, gerr);
@@ -122,6 +132,9 @@ static int vhdx_open(BlockDriverState *bs, QDict *options, int flags,
     s->enforce_linkage = qemu_opt_get_bool(opts,
                                            VHDX_OPT_CHECK_PARENT_LINKAGE,
                                            true);
+    s->preallocate_blocks = qemu_opt_get_bool(opts,
+                                              VHDX_OPT_PREALLOCATE_BLOCKS,
+                                              true);
     qemu_opts_del(opts);
 
     bdrv_graph_rdlock_main_loop();

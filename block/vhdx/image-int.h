@@ -27,6 +27,7 @@ struct VhdxImage {
     VhdxIO *shadow;             /* the in-memory view io is, or NULL */
     bool writable;
     bool metadata_only;         /* VHDX_OPEN_PEEK: no BAT scan */
+    bool allocate_blocks;       /* not VHDX_OPEN_SPARSE */
     VhdxHeaderState header;
     VhdxRegions regions;
     VhdxMetadata metadata;

@@ -376,6 +376,7 @@ int vhdx_image_open(VhdxIO *io, unsigned flags, VhdxImage **out,
     img->file = io;
     img->metadata_only = flags & VHDX_OPEN_PEEK;
     img->writable = (flags & VHDX_OPEN_WRITE) && !img->metadata_only;
+    img->allocate_blocks = !(flags & VHDX_OPEN_SPARSE);
     ret = image_open_structures(img, flags, errp);
     if (ret < 0) {
         vhdx_image_free(img);

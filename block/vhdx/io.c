@@ -7,7 +7,20 @@
 #include "vhdx/format.h"
 #include "vhdx/io.h"
 
+#include <errno.h>
 #include <glib.h>
+
+int vhdx_io_grow(VhdxIO *io, uint64_t length, bool allocate)
+{
+    if (allocate && io->grow_allocated) {
+        int ret = io->grow_allocated(io, length);
+
+        if (ret != -ENOTSUP) {
+            return ret;
+        }
+    }
+    return vhdx_io_truncate(io, length);
+}
 
 int vhdx_io_pwrite_zeroes(VhdxIO *io, uint64_t offset, uint64_t len)
 {

@@ -267,6 +267,17 @@ static int shadow_truncate(VhdxIO *io, uint64_t length)
     return 0;
 }
 
+/* A view grows only in memory, where there is nothing to allocate */
+static int shadow_grow_allocated(VhdxIO *io, uint64_t length)
+{
+    Shadow *sh = io->opaque;
+
+    if (sh->pass_through) {
+        return vhdx_io_grow(sh->file, length, true);
+    }
+    return -ENOTSUP;
+}
+
 VhdxIO *vhdx_shadow_new(VhdxIO *file)
 {
     Shadow *sh = g_new0(Shadow, 1);
@@ -277,6 +288,7 @@ VhdxIO *vhdx_shadow_new(VhdxIO *file)
         .flush = shadow_flush,
         .length = shadow_length,
         .truncate = shadow_truncate,
+        .grow_allocated = shadow_grow_allocated,
         .pwrite_zeroes = shadow_pwrite_zeroes,
         .block_status = shadow_block_status,
         .opaque = sh,

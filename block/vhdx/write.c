@@ -69,7 +69,8 @@ int image_alloc_block(VhdxImage *img, uint64_t *file_offset, bool *fresh,
     }
     /*
      * Grow the file over the whole block now, so that it lies inside the
-     * file when published.  Only space that starts at or past the old end
+     * file when published, and allocate it there unless the image was
+     * opened VHDX_OPEN_SPARSE.  Only space that starts at or past the old end
      * reads as zeros; bytes a crashed session left past the used end are
      * stale, and the caller must overwrite them.
      */
@@ -79,7 +80,8 @@ int image_alloc_block(VhdxImage *img, uint64_t *file_offset, bool *fresh,
         *fresh = false;
     }
     if (ret == 0 && (uint64_t)length < offset + img->geo.block_size) {
-        ret = vhdx_io_truncate(img->io, offset + img->geo.block_size);
+        ret = vhdx_io_grow(img->io, offset + img->geo.block_size,
+                           img->allocate_blocks);
     }
     if (ret < 0) {
         vhdx_alloc_untake(&img->alloc, offset, img->geo.block_size);
@@ -166,7 +168,8 @@ static int write_alloc_bitmap(VhdxImage *img, uint64_t block,
     if (length < 0) {
         ret = (int)length;
     } else if (fresh && (uint64_t)length <= off) {
-        ret = vhdx_io_truncate(img->io, off + VHDX_BITMAP_BLOCK_SIZE);
+        ret = vhdx_io_grow(img->io, off + VHDX_BITMAP_BLOCK_SIZE,
+                           img->allocate_blocks);
     } else {
         ret = vhdx_io_pwrite_zeroes(img->io, off, VHDX_BITMAP_BLOCK_SIZE);
     }

@@ -34,6 +34,14 @@ typedef struct VhdxImage VhdxImage;
  * map, write and check must not be used.
  */
 #define VHDX_OPEN_PEEK    (1u << 2)
+/*
+ * Grow the file for a new block without allocating the block's space:
+ * the parts of a block not yet written stay holes in a sparse file.
+ * Without it a new block is allocated whole, as Hyper-V's are, so that
+ * small writes into it later do not each make the host's file system
+ * allocate (which costs more than the write itself).
+ */
+#define VHDX_OPEN_SPARSE  (1u << 3)
 
 /* Default metadata cache: 4 MiB of pages, a quarter of them dirty at most */
 #define VHDX_CACHE_DEFAULT_PAGES 1024

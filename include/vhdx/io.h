@@ -31,6 +31,12 @@ struct VhdxIO {
     int (*flush)(VhdxIO *io);
     int64_t (*length)(VhdxIO *io);
     int (*truncate)(VhdxIO *io, uint64_t length);
+    /*
+     * Optional: grows the storage to @length with the new space allocated
+     * (it reads as zeros), so that writes into it later need no
+     * allocation by the host's file system; -ENOTSUP when it cannot.
+     */
+    int (*grow_allocated)(VhdxIO *io, uint64_t length);
     /* Optional: writes zeros cheaply; vhdx_io_pwrite_zeroes falls back */
     int (*pwrite_zeroes)(VhdxIO *io, uint64_t offset, uint64_t len);
     /*
@@ -69,6 +75,12 @@ static inline int vhdx_io_truncate(VhdxIO *io, uint64_t length)
 {
     return io->truncate(io, length);
 }
+
+/*
+ * Grows the storage to @length, allocating the new space where the
+ * storage can and @allocate asks for it, and sparse otherwise
+ */
+int vhdx_io_grow(VhdxIO *io, uint64_t length, bool allocate);
 
 /* Writes @len zero bytes at @offset */
 int vhdx_io_pwrite_zeroes(VhdxIO *io, uint64_t offset, uint64_t len);

@@ -5,8 +5,9 @@
  * point
  *
  * QEMU (file-posix with aio=threads) writes image files with pwrite(v),
- * makes them durable with fdatasync/fsync, sizes them with ftruncate and
- * punches or zeroes ranges with fallocate.  Each such call on a file
+ * makes them durable with fdatasync/fsync, sizes them with ftruncate (or
+ * posix_fallocate, growing them allocated) and punches or zeroes ranges
+ * with fallocate.  Each such call on a file
  * under $IORECORD_DIR is passed on and, once it returned successfully,
  * appended to $IORECORD_LOG as one record, in one global order (the
  * order of completion), with the data written and CLOCK_MONOTONIC times:
@@ -84,6 +85,8 @@ static int (*real_ftruncate)(int, off_t);
 static int (*real_ftruncate64)(int, off_t);
 static int (*real_fallocate)(int, int, off_t, off_t);
 static int (*real_fallocate64)(int, int, off_t, off_t);
+static int (*real_posix_fallocate)(int, off_t, off_t);
+static int (*real_posix_fallocate64)(int, off_t, off_t);
 
 static int iorec_open(const char *path)
 {
@@ -111,6 +114,8 @@ static void iorec_init(void)
     real_ftruncate64 = dlsym(RTLD_NEXT, "ftruncate64");
     real_fallocate = dlsym(RTLD_NEXT, "fallocate");
     real_fallocate64 = dlsym(RTLD_NEXT, "fallocate64");
+    real_posix_fallocate = dlsym(RTLD_NEXT, "posix_fallocate");
+    real_posix_fallocate64 = dlsym(RTLD_NEXT, "posix_fallocate64");
     const char *kill_at = getenv("IORECORD_KILL_AT");
     const char *count = getenv("IORECORD_COUNT");
 
@@ -471,4 +476,33 @@ int fallocate64(int fd, int mode, off_t offset, off_t len)
 {
     pthread_once(&iorec_once, iorec_init);
     return iorec_fallocate(fd, mode, offset, len, real_fallocate64);
+}
+
+/*
+ * posix_fallocate (QEMU's preallocation when it grows a file) makes the
+ * system call itself, past the fallocate symbol: an allocate, which may
+ * extend the file.  It returns an error number instead of setting errno.
+ */
+static int iorec_posix_fallocate(int fd, off_t offset, off_t len,
+                                 int (*real)(int, off_t, off_t))
+{
+    uint64_t start = iorec_now();
+    int ret = real(fd, offset, len);
+
+    if (ret == 0) {
+        iorec_op(IOREC_ALLOCATE, 0, fd, start, offset, len);
+    }
+    return ret;
+}
+
+int posix_fallocate(int fd, off_t offset, off_t len)
+{
+    pthread_once(&iorec_once, iorec_init);
+    return iorec_posix_fallocate(fd, offset, len, real_posix_fallocate);
+}
+
+int posix_fallocate64(int fd, off_t offset, off_t len)
+{
+    pthread_once(&iorec_once, iorec_init);
+    return iorec_posix_fallocate(fd, offset, len, real_posix_fallocate64);
 }

@@ -394,6 +394,54 @@ static void test_zero_frees_space(void)
     vhdx_image_free(img);
 }
 
+/*
+ * A child's first write into a block grows the file twice (the payload
+ * block, then its chunk's sector bitmap block), each allocated unless
+ * the image is opened sparse or the storage cannot allocate
+ */
+static void check_new_block_growth(unsigned open_flags, bool cannot_allocate,
+                                   unsigned want_allocated)
+{
+    VhdxGuid parent_dwg;
+    g_autoptr(MemIO) m = NULL;
+    VhdxImage *img;
+    size_t length;
+    unsigned truncates;
+
+    vhdx_guid_generate(&parent_dwg);
+    m = test_create_child(DISK_SIZE, BLOCK_SIZE, 512, &parent_dwg);
+    img = test_open(m, VHDX_OPEN_WRITE | open_flags);
+    length = memio_size(m);
+    truncates = m->truncates;
+
+    m->cannot_allocate = cannot_allocate;
+    test_write(img, m, BLOCK * BLOCK_SIZE, 4096, NEW_BYTE);
+    g_assert_cmpuint(m->grows_allocated, ==, want_allocated);
+    g_assert_cmpuint(m->truncates - truncates, ==, 2 - want_allocated);
+    g_assert_cmpuint(memio_size(m), ==,
+                     length + BLOCK_SIZE + VHDX_BITMAP_BLOCK_SIZE);
+    test_assert_reads(img, m, BLOCK * BLOCK_SIZE, 4096, PARENT_BYTE,
+                      NEW_BYTE);
+    test_assert_reads(img, m, BLOCK * BLOCK_SIZE + 4096, BLOCK_SIZE - 4096,
+                      PARENT_BYTE, PARENT_BYTE);
+    vhdx_image_free(img);
+}
+
+static void test_new_block_allocated(void)
+{
+    check_new_block_growth(0, false, 2);
+}
+
+static void test_new_block_sparse(void)
+{
+    check_new_block_growth(VHDX_OPEN_SPARSE, false, 0);
+}
+
+static void test_new_block_cannot_allocate(void)
+{
+    check_new_block_growth(0, true, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -404,5 +452,9 @@ int main(int argc, char **argv)
     g_test_add_func("/write/cancel-gives-space-back",
                     test_cancel_gives_space_back);
     g_test_add_func("/write/zero-frees-space", test_zero_frees_space);
+    g_test_add_func("/write/new-block-allocated", test_new_block_allocated);
+    g_test_add_func("/write/new-block-sparse", test_new_block_sparse);
+    g_test_add_func("/write/new-block-cannot-allocate",
+                    test_new_block_cannot_allocate);
     return g_test_run();
 }

@@ -91,6 +91,24 @@ static int memio_truncate(VhdxIO *io, uint64_t length)
     return 0;
 }
 
+/* Memory has no holes: allocating is growing, counted apart */
+static int memio_grow_allocated(VhdxIO *io, uint64_t length)
+{
+    MemIO *m = io->opaque;
+
+    if (m->cannot_allocate) {
+        return -ENOTSUP;
+    }
+    if (m->read_only) {
+        return -EPERM;
+    }
+    m->grows_allocated++;
+    if (!memio_power_is_cut(m)) {
+        memio_resize(m, length);
+    }
+    return 0;
+}
+
 /*
  * Whole zero pages read as holes, as a sparse file's would; anything else
  * is data one page at a time
@@ -134,6 +152,7 @@ MemIO *memio_new(size_t size)
         .flush = memio_flush,
         .length = memio_length,
         .truncate = memio_truncate,
+        .grow_allocated = memio_grow_allocated,
         .block_status = memio_block_status,
         .opaque = m,
     };

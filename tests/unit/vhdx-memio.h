@@ -20,10 +20,12 @@ typedef struct MemIO {
     unsigned writes;            /* pwrite calls so far */
     unsigned flushes;
     unsigned truncates;
+    unsigned grows_allocated;   /* grow_allocated calls that allocated */
+    bool cannot_allocate;       /* grow_allocated fails with -ENOTSUP */
     unsigned block_statuses;    /* block_status calls so far */
     /*
      * Power cut: once @writes reaches @cut_after_writes (when non-zero),
-     * every later pwrite and truncate is dropped silently, as if the
+     * every later pwrite, truncate and grow is dropped silently, as if the
      * machine died; reads still see what made it.
      */
     unsigned cut_after_writes;
