@@ -45,6 +45,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, 'build', 'qemu-build')
 OUT_DIR = os.path.join(ROOT, 'build', 'bench')
 WORK = os.path.join(OUT_DIR, 'work')
+# tmpfs, for the case that keeps its images in memory
+MEM_WORK = '/dev/shm/qemu-vhdx-bench'
 
 OURS_IMG = os.path.join(BUILD, 'qemu-img')
 OURS_IO = os.path.join(BUILD, 'qemu-io')
@@ -62,6 +64,8 @@ TiB = 1024 * GiB
 # thread pool, so that the page cache and the AIO backend are the same
 # for every driver and only the drivers differ
 BENCH_IO = ['-t', 'none', '-i', 'threads']
+# ...and for images in memory (tmpfs has no O_DIRECT): the page cache
+MEM_IO = ['-t', 'writeback', '-i', 'threads']
 
 # The qcow2 a user would set against VHDX's per-sector bitmaps for small
 # writes into a child: extended L2 entries split a cluster into 32
@@ -193,9 +197,10 @@ class Peer:
             argv.append(str(size))
         return run_ok(argv, cwd)
 
-    def bench(self, path, args, cwd=None):
-        """qemu-img bench with BENCH_IO; returns the Proc, .secs set"""
-        p = run_ok([self.img, 'bench', '-f', self.fmt] + BENCH_IO + args +
+    def bench(self, path, args, cwd=None, io=BENCH_IO):
+        """qemu-img bench with @io (cache and AIO options); returns the
+        Proc, .secs set"""
+        p = run_ok([self.img, 'bench', '-f', self.fmt] + io + args +
                    [path], cwd)
         p.secs = bench_secs(p)
         return p
@@ -373,6 +378,7 @@ class Settings:
         self.rand_count = 5000 if quick else 20000
         self.child_count = 2000 if quick else 20000
         self.chain_reads = 5000 if quick else 20000
+        self.mem_reads = 50000 if quick else 200000
         self.reps = reps or (3 if quick else 5)
         self.open_depths = (1, 100, 256)
         # the stock driver writes and reads its whole BAT: 512 MiB at
@@ -976,8 +982,65 @@ class Flushes(Case):
                 'wt-truncate': write['ftruncate']}
 
 
-CASES = [Basic, ChildWrites, ChainReads, ChainOpen, BigImage, OfflineCommit,
-         LiveCommit, Flushes]
+class MemoryReads(Case):
+    """The random reads of rand-read and chain-10 with the images in
+    memory: what each driver costs per read, without the storage.  On
+    this machine's storage the O_DIRECT cases also measure how the data
+    lies in the file (a VHDX child keeps data at its place in a block, so
+    its file has an extent per piece written; qcow2 packs clusters), which
+    is not the driver's work"""
+
+    key = 'mem-reads'
+    peers = [OURS, QCOW2]
+    ratios = [('ours', 'qcow2')]
+    tables = [('mem-reads single', [Metric('single', 'time s')]),
+              ('mem-reads chain-10', [Metric('chain', 'time s')])]
+    depth = 10
+    piece = 64 * KiB
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        s = settings
+        self.size = min(s.size, 256 * MiB)
+        self.stride = spread_stride(self.size, 4 * KiB)
+        self.dir = os.path.join(MEM_WORK, self.key)
+        self.title = ('4 KiB random reads of images in memory (tmpfs, page '
+                      'cache), %d MiB' % (self.size // MiB))
+        self.about = [
+            'qemu-img bench -t writeback -i threads -d 16 -s 4k -c %d -S %d '
+            'with the images in %s: single = one fully written image, '
+            'chain-10 = the chain of the chain-10 case; time = "Run '
+            'completed".  No O_DIRECT, no storage: the CPU each driver '
+            'spends per read.' % (s.mem_reads, self.stride, MEM_WORK),
+        ]
+
+    def setup(self, peer):
+        d = self.peer_dir(peer)
+        single = os.path.join(d, 'single.' + peer.ext)
+        peer.create(single, self.size)
+        peer.fill(single, self.size, MiB, MiB)
+        for i in range(self.depth):
+            top = os.path.join(d, 'l%d.%s' % (i, peer.ext))
+            if i == 0:
+                peer.create(top, self.size)
+            else:
+                peer.create(top, backing='l%d.%s' % (i - 1, peer.ext), cwd=d)
+            peer.fill(top, self.size, self.piece, self.piece * self.depth,
+                      self.piece * i)
+        return single, top
+
+    def measure(self, peer, images):
+        args = ['-d', '16', '-c', str(self.s.mem_reads), '-s', '4k',
+                '-S', str(self.stride)]
+        return {'single': peer.bench(images[0], args, io=MEM_IO).secs,
+                'chain': peer.bench(images[1], args, io=MEM_IO).secs}
+
+    def cleanup(self):
+        shutil.rmtree(MEM_WORK, ignore_errors=True)
+
+
+CASES = [Basic, ChildWrites, ChainReads, MemoryReads, ChainOpen, BigImage,
+         OfflineCommit, LiveCommit, Flushes]
 
 
 class Results:
