@@ -1590,7 +1590,8 @@ static void test_empty_and_garbage_log(void)
     fixture_init(&f, 60);
     g_assert_false(needs_replay_ok(f.m, &f.guid));
     g_assert_false(replay_ok(f.m, &f.guid));
-    g_assert_cmpuint(f.m->writes + f.m->truncates + f.m->grows_allocated, ==, 0);
+    g_assert_cmpuint(f.m->writes + f.m->truncates + f.m->grows_allocated,
+                     ==, 0);
 
     /* Random bytes, with entry signatures sprinkled in */
     fill_pattern(memio_bytes(f.m) + LOG_OFF, LOG_LEN, 61);
