@@ -982,6 +982,36 @@ class Flushes(Case):
                 'wt-truncate': write['ftruncate']}
 
 
+class ChainSeqReads(Case):
+    """1 MiB reads, one at a time, through the depth-3 chain of the commit
+    cases: each read gathers pieces of every layer, which the driver
+    reads concurrently (as qcow2 reads a request's clusters)"""
+
+    key = 'chain-seq'
+    peers = [OURS, QCOW2]
+    ratios = [('ours', 'qcow2')]
+    tables = [('chain-seq', [Metric('run', 'time s')])]
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.title = ('1 MiB sequential reads at depth 1 through a depth-3 '
+                      'chain, %d MiB' % (settings.size // MiB))
+        self.about = [
+            COMMIT_ABOUT,
+            'qemu-img bench -d 1 -s 1M -S 1M over the whole disk of the top '
+            '(O_DIRECT); time = "Run completed".',
+        ]
+
+    def setup(self, peer):
+        return os.path.join(commit_template(peer, self.s.size),
+                            'top.' + peer.ext)
+
+    def measure(self, peer, top):
+        p = peer.bench(top, ['-d', '1', '-s', '1M', '-S', '1M',
+                             '-c', str(self.s.size // MiB)])
+        return {'run': p.secs}
+
+
 class MemoryReads(Case):
     """The random reads of rand-read and chain-10 with the images in
     memory: what each driver costs per read, without the storage.  On
@@ -1039,8 +1069,8 @@ class MemoryReads(Case):
         shutil.rmtree(MEM_WORK, ignore_errors=True)
 
 
-CASES = [Basic, ChildWrites, ChainReads, MemoryReads, ChainOpen, BigImage,
-         OfflineCommit, LiveCommit, Flushes]
+CASES = [Basic, ChildWrites, ChainReads, ChainSeqReads, MemoryReads,
+         ChainOpen, BigImage, OfflineCommit, LiveCommit, Flushes]
 
 
 class Results:

@@ -14,6 +14,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "block/aio_task.h"
 #include "block/block.h"
 #include "block/block_int.h"
 #include "qapi/error.h"
@@ -375,17 +376,75 @@ vhdx_read_extent(BlockDriverState *bs, const VhdxExtent *ext, int64_t offset,
     g_assert_not_reached();
 }
 
+/*
+ * The extents of one request read concurrently: a child's request often
+ * spans data of its own and of layers below (each a file of its own),
+ * and on storage with latency, reading them one after the other adds
+ * up.  At most this many at once per request, as qcow2 does.
+ */
+#define VHDX_READ_WORKERS 8
+
+typedef struct VhdxReadTask {
+    AioTask task;
+    BlockDriverState *bs;
+    VhdxExtent ext;
+    int64_t offset;             /* guest offset of the extent */
+    QEMUIOVector *qiov;
+    size_t qiov_offset;
+    unsigned epoch;             /* of the payload I/O, for DATA extents */
+} VhdxReadTask;
+
+static int coroutine_fn GRAPH_RDLOCK vhdx_read_task_entry(AioTask *task)
+{
+    VhdxReadTask *t = container_of(task, VhdxReadTask, task);
+    BDRVVHDXState *s = t->bs->opaque;
+    int ret;
+
+    ret = vhdx_read_extent(t->bs, &t->ext, t->offset, t->qiov,
+                           t->qiov_offset);
+    if (t->ext.kind == VHDX_EXTENT_DATA) {
+        vhdx_payload_io_end(s, t->epoch);
+    }
+    return ret;
+}
+
+/* Reads @ext now without @pool, or as a task of @pool */
+static int coroutine_fn GRAPH_RDLOCK
+vhdx_start_read(BlockDriverState *bs, AioTaskPool *pool, const VhdxExtent *ext,
+                int64_t offset, QEMUIOVector *qiov, size_t qiov_offset,
+                unsigned epoch)
+{
+    VhdxReadTask local;
+    VhdxReadTask *t = pool ? g_new(VhdxReadTask, 1) : &local;
+
+    *t = (VhdxReadTask) {
+        .task.func = vhdx_read_task_entry,
+        .bs = bs,
+        .ext = *ext,
+        .offset = offset,
+        .qiov = qiov,
+        .qiov_offset = qiov_offset,
+        .epoch = epoch,
+    };
+    if (!pool) {
+        return vhdx_read_task_entry(&t->task);
+    }
+    aio_task_pool_start_task(pool, &t->task);
+    return 0;
+}
+
 static int coroutine_fn GRAPH_RDLOCK
 vhdx_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     QEMUIOVector *qiov, size_t qiov_offset,
                     BdrvRequestFlags flags)
 {
     BDRVVHDXState *s = bs->opaque;
+    AioTaskPool *pool = NULL;
     GError *gerr = NULL;
     VhdxExtent ext;
-    int ret;
+    int ret = 0;
 
-    while (bytes > 0) {
+    while (bytes > 0 && (!pool || aio_task_pool_status(pool) == 0)) {
         unsigned epoch = 0;
 
         qemu_co_mutex_lock(&s->lock);
@@ -396,20 +455,29 @@ vhdx_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
         qemu_co_mutex_unlock(&s->lock);
         if (ret < 0) {
             vhdx_report_io_error(bs, gerr);
-            return ret;
+            break;
         }
-        ret = vhdx_read_extent(bs, &ext, offset, qiov, qiov_offset);
-        if (ext.kind == VHDX_EXTENT_DATA) {
-            vhdx_payload_io_end(s, epoch);
+        /* A request of one extent needs no pool: the common case */
+        if (!pool && ext.length < bytes) {
+            pool = aio_task_pool_new(VHDX_READ_WORKERS);
         }
+        ret = vhdx_start_read(bs, pool, &ext, offset, qiov, qiov_offset,
+                              epoch);
         if (ret < 0) {
-            return ret;
+            break;
         }
         offset += ext.length;
         qiov_offset += ext.length;
         bytes -= ext.length;
     }
-    return 0;
+    if (pool) {
+        aio_task_pool_wait_all(pool);
+        if (ret == 0) {
+            ret = aio_task_pool_status(pool);
+        }
+        aio_task_pool_free(pool);
+    }
+    return ret;
 }
 
 /* ---- writing ---- */
