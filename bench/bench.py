@@ -548,6 +548,20 @@ class ChildWrites(Case):
         return res
 
 
+def spread_chain(peer, d, size, depth, piece):
+    """A chain l0 (base) .. l(depth-1) in @d, layer i holding @piece bytes
+    at i * @piece every @depth pieces: each layer a share of the disk,
+    together all of it; returns the top's path"""
+    for i in range(depth):
+        top = os.path.join(d, 'l%d.%s' % (i, peer.ext))
+        if i == 0:
+            peer.create(top, size)
+        else:
+            peer.create(top, backing='l%d.%s' % (i - 1, peer.ext), cwd=d)
+        peer.fill(top, size, piece, piece * depth, piece * i)
+    return top
+
+
 class ChainReads(Case):
     """4 KiB reads through a chain of 10 images, the data spread over all
     layers, so every read finds its layer by looking down the chain"""
@@ -577,16 +591,8 @@ class ChainReads(Case):
         ]
 
     def setup(self, peer):
-        d = self.peer_dir(peer)
-        for i in range(self.depth):
-            img = os.path.join(d, 'l%d.%s' % (i, peer.ext))
-            if i == 0:
-                peer.create(img, self.s.size)
-            else:
-                peer.create(img, backing='l%d.%s' % (i - 1, peer.ext), cwd=d)
-            peer.fill(img, self.s.size, self.piece, self.piece * self.depth,
-                      self.piece * i)
-        return img
+        return spread_chain(peer, self.peer_dir(peer), self.s.size,
+                            self.depth, self.piece)
 
     def measure(self, peer, top):
         p = peer.bench(top, ['-d', '16', '-c', str(self.s.chain_reads),
@@ -1049,15 +1055,8 @@ class MemoryReads(Case):
         single = os.path.join(d, 'single.' + peer.ext)
         peer.create(single, self.size)
         peer.fill(single, self.size, MiB, MiB)
-        for i in range(self.depth):
-            top = os.path.join(d, 'l%d.%s' % (i, peer.ext))
-            if i == 0:
-                peer.create(top, self.size)
-            else:
-                peer.create(top, backing='l%d.%s' % (i - 1, peer.ext), cwd=d)
-            peer.fill(top, self.size, self.piece, self.piece * self.depth,
-                      self.piece * i)
-        return single, top
+        return single, spread_chain(peer, d, self.size, self.depth,
+                                    self.piece)
 
     def measure(self, peer, images):
         args = ['-d', '16', '-c', str(self.s.mem_reads), '-s', '4k',
