@@ -1031,8 +1031,9 @@ class MemoryReads(Case):
     ratios = [('ours', 'qcow2')]
     tables = [('mem-reads single', [Metric('single', 'time s')]),
               ('mem-reads chain-10', [Metric('chain', 'time s')])]
-    depth = 10
-    piece = 64 * KiB
+    # the chain of the chain-10 case
+    depth = ChainReads.depth
+    piece = ChainReads.piece
 
     def __init__(self, settings):
         super().__init__(settings)
@@ -1290,7 +1291,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         description='qemu-vhdx benchmark: ours, stock vhdx, qcow2, raw')
     parser.add_argument('--quick', action='store_true',
-                        help='smaller images and counts (about 70 s on an '
+                        help='smaller images and counts (about 95 s on an '
                         'idle 2-core machine)')
     parser.add_argument('--reps', type=int, default=0,
                         help='rounds per case (default 3 quick, 5 full)')
