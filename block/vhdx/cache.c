@@ -33,6 +33,7 @@ struct VhdxCache {
     GQueue lru;
     VhdxCacheCommitFn commit;
     VhdxCacheReadFn read;       /* NULL: pages are read from @io */
+    size_t read_around;         /* pages read on a miss, a power of two */
     void *opaque;
 };
 
@@ -57,6 +58,7 @@ VhdxCache *vhdx_cache_new(VhdxIO *io, size_t max_pages, size_t max_dirty,
                                      cache_page_free);
     g_queue_init(&c->lru);
     c->commit = commit;
+    c->read_around = 1;
     c->opaque = opaque;
     return c;
 }
@@ -64,6 +66,12 @@ VhdxCache *vhdx_cache_new(VhdxIO *io, size_t max_pages, size_t max_dirty,
 void vhdx_cache_set_reader(VhdxCache *c, VhdxCacheReadFn read)
 {
     c->read = read;
+}
+
+void vhdx_cache_set_read_around(VhdxCache *c, size_t pages)
+{
+    g_assert(pages >= 1 && (pages & (pages - 1)) == 0);
+    c->read_around = pages;
 }
 
 void vhdx_cache_free(VhdxCache *c)
@@ -86,13 +94,16 @@ static void cache_drop(VhdxCache *c, CachePage *page)
     g_hash_table_remove(c->pages, &page->offset);
 }
 
-/* Evicts the least recently used clean page; false if all are dirty */
-static bool cache_evict_one(VhdxCache *c)
+/*
+ * Evicts the least recently used clean page other than @keep (may be
+ * NULL); false if there is none
+ */
+static bool cache_evict_one(VhdxCache *c, const CachePage *keep)
 {
     for (GList *l = c->lru.tail; l; l = l->prev) {
         CachePage *page = l->data;
 
-        if (!page->dirty) {
+        if (!page->dirty && page != keep) {
             cache_drop(c, page);
             return true;
         }
@@ -111,7 +122,7 @@ static int cache_make_room(VhdxCache *c, GError **errp)
         }
     }
     while (g_hash_table_size(c->pages) >= c->max_pages) {
-        if (!cache_evict_one(c)) {
+        if (!cache_evict_one(c, NULL)) {
             ret = vhdx_cache_commit(c, errp);
             if (ret < 0) {
                 return ret;
@@ -121,33 +132,91 @@ static int cache_make_room(VhdxCache *c, GError **errp)
     return 0;
 }
 
-static int cache_load(VhdxCache *c, uint64_t offset, CachePage **out,
-                      GError **errp)
+/* The pages from @offset as committed, into @buf */
+static int cache_read(VhdxCache *c, uint64_t offset, uint8_t *buf,
+                      size_t count)
+{
+    if (c->read) {
+        return c->read(c->opaque, offset, buf, count);
+    }
+    return vhdx_io_pread(c->io, offset, buf, count * VHDX_CACHE_PAGE_SIZE);
+}
+
+/* Caches a copy of @src as the most recently used page at @offset */
+static CachePage *cache_insert(VhdxCache *c, uint64_t offset,
+                               const uint8_t *src)
 {
     CachePage *page;
     void *data;
-    int ret;
 
-    ret = cache_make_room(c, errp);
-    if (ret < 0) {
-        return ret;
-    }
     if (posix_memalign(&data, VHDX_CACHE_PAGE_SIZE, VHDX_CACHE_PAGE_SIZE)) {
-        return vhdx_error(errp, ENOMEM, "VHDX metadata cache: out of memory");
+        return NULL;
     }
-    ret = c->read ? c->read(c->opaque, offset, data) :
-                    vhdx_io_pread(c->io, offset, data, VHDX_CACHE_PAGE_SIZE);
-    if (ret < 0) {
-        free(data);
-        return vhdx_io_error(errp, -ret, "VHDX metadata cache: cannot read "
-                             "the page at 0x%" PRIx64, offset);
-    }
+    memcpy(data, src, VHDX_CACHE_PAGE_SIZE);
     page = g_new0(CachePage, 1);
     page->offset = offset;
     page->data = data;
     page->lru_link.data = page;
     g_hash_table_insert(c->pages, &page->offset, page);
     g_queue_push_head_link(&c->lru, &page->lru_link);
+    return page;
+}
+
+/*
+ * Keeps the pages of a read-around run that are not cached.  They are a
+ * guess, so they only take the room of clean pages: no commit for them,
+ * and never the page that was asked for (@wanted).
+ */
+static void cache_keep_run(VhdxCache *c, uint64_t run, const uint8_t *buf,
+                           CachePage *wanted)
+{
+    for (size_t i = 0; i < c->read_around; i++) {
+        uint64_t offset = run + i * VHDX_CACHE_PAGE_SIZE;
+
+        if (g_hash_table_contains(c->pages, &offset)) {
+            continue;           /* the page asked for, or a newer copy */
+        }
+        if (g_hash_table_size(c->pages) >= c->max_pages &&
+            !cache_evict_one(c, wanted)) {
+            break;
+        }
+        if (!cache_insert(c, offset, buf + i * VHDX_CACHE_PAGE_SIZE)) {
+            break;
+        }
+    }
+    cache_touch(c, wanted);
+}
+
+static int cache_load(VhdxCache *c, uint64_t offset, CachePage **out,
+                      GError **errp)
+{
+    size_t run_bytes = c->read_around * VHDX_CACHE_PAGE_SIZE;
+    uint64_t run = offset & ~(uint64_t)(run_bytes - 1);
+    CachePage *page;
+    void *buf;
+    int ret;
+
+    ret = cache_make_room(c, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    if (posix_memalign(&buf, VHDX_CACHE_PAGE_SIZE, run_bytes)) {
+        return vhdx_error(errp, ENOMEM, "VHDX metadata cache: out of memory");
+    }
+    ret = cache_read(c, run, buf, c->read_around);
+    if (ret < 0) {
+        free(buf);
+        return vhdx_io_error(errp, -ret, "VHDX metadata cache: cannot read "
+                             "the page at 0x%" PRIx64, offset);
+    }
+    page = cache_insert(c, offset, (uint8_t *)buf + (offset - run));
+    if (page && c->read_around > 1) {
+        cache_keep_run(c, run, buf, page);
+    }
+    free(buf);
+    if (!page) {
+        return vhdx_error(errp, ENOMEM, "VHDX metadata cache: out of memory");
+    }
     *out = page;
     return 0;
 }

@@ -50,16 +50,12 @@ static int image_validate_file_id(VhdxIO *io, uint64_t length, GError **errp)
 
 /*
  * The log must lie inside the file and clear of the header area and of
- * the regions, before a replay writes anything: replaying a log that
- * overlaps the BAT would change the file and only then be refused.  The
- * regions are those of the region table on disk; if it cannot be read
- * yet (the log may repair it), the space scan after the replay judges.
+ * the regions (@r; NULL if they are not known yet)
  */
 static int image_validate_log_placement(VhdxImage *img, uint64_t length,
-                                        GError **errp)
+                                        const VhdxRegions *r, GError **errp)
 {
     const VhdxHeader *h = &img->header.current;
-    VhdxRegions r;
     bool clear;
 
     if (h->log_offset > length || h->log_length > length - h->log_offset) {
@@ -70,11 +66,11 @@ static int image_validate_log_placement(VhdxImage *img, uint64_t length,
     }
     clear = !vhdx_ranges_overlap(h->log_offset, h->log_length, 0,
                                   VHDX_HEADER_AREA_SIZE);
-    if (clear && vhdx_region_load(img->io, length, &r, NULL) == 0) {
+    if (clear && r) {
         clear = !vhdx_ranges_overlap(h->log_offset, h->log_length,
-                                      r.bat_offset, r.bat_length) &&
+                                      r->bat_offset, r->bat_length) &&
                 !vhdx_ranges_overlap(h->log_offset, h->log_length,
-                                      r.metadata_offset, r.metadata_length);
+                                      r->metadata_offset, r->metadata_length);
     }
     if (!clear) {
         return vhdx_error(errp, EINVAL, "VHDX header: the log at 0x%" PRIx64
@@ -82,6 +78,27 @@ static int image_validate_log_placement(VhdxImage *img, uint64_t length,
                           "a region", h->log_offset, h->log_length);
     }
     return 0;
+}
+
+/*
+ * The same before a replay writes anything: replaying a log that
+ * overlaps the BAT would change the file and only then be refused.  The
+ * regions are those of the region table on disk; if it cannot be read
+ * yet (the log may repair it), the check after the replay judges.  A
+ * clean log needs no replay, and only that later check.
+ */
+static int image_validate_log_before_replay(VhdxImage *img, uint64_t length,
+                                            GError **errp)
+{
+    VhdxRegions r;
+    bool known;
+
+    if (vhdx_guid_is_zero(&img->header.current.log_guid)) {
+        return 0;
+    }
+    known = vhdx_region_load(img->io, length, &r, NULL) == 0;
+    return image_validate_log_placement(img, length, known ? &r : NULL,
+                                        errp);
 }
 
 /*
@@ -253,7 +270,8 @@ static int image_load_parent(VhdxImage *img, GError **errp)
 
 static int image_commit_sectors(void *opaque, const VhdxLogSector *sectors,
                                 size_t n, GError **errp);
-static int image_read_page(void *opaque, uint64_t offset, uint8_t *page);
+static int image_read_pages(void *opaque, uint64_t offset, uint8_t *pages,
+                            size_t count);
 
 static size_t image_max_dirty(VhdxImage *img)
 {
@@ -322,7 +340,7 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
     if (ret < 0) {
         return ret;
     }
-    ret = image_validate_log_placement(img, length, errp);
+    ret = image_validate_log_before_replay(img, length, errp);
     if (ret < 0) {
         return ret;
     }
@@ -336,6 +354,9 @@ static int image_open_structures(VhdxImage *img, unsigned flags,
         return ret;
     }
     ret = vhdx_region_load(img->io, length, &img->regions, errp);
+    if (ret == 0) {
+        ret = image_validate_log_placement(img, length, &img->regions, errp);
+    }
     if (ret < 0) {
         return ret;
     }
@@ -389,7 +410,8 @@ int vhdx_image_open(VhdxIO *io, unsigned flags, VhdxImage **out,
     img->cache = vhdx_cache_new(img->io, VHDX_CACHE_DEFAULT_PAGES,
                                 image_max_dirty(img), image_commit_sectors,
                                 img);
-    vhdx_cache_set_reader(img->cache, image_read_page);
+    vhdx_cache_set_reader(img->cache, image_read_pages);
+    vhdx_cache_set_read_around(img->cache, VHDX_CACHE_READ_AROUND_PAGES);
     *out = img;
     return 0;
 }
@@ -631,14 +653,22 @@ static int image_commit_sectors(void *opaque, const VhdxLogSector *sectors,
 }
 
 /* The cache's reads: a page logged but not home is read from the log */
-static int image_read_page(void *opaque, uint64_t offset, uint8_t *page)
+static int image_read_pages(void *opaque, uint64_t offset, uint8_t *pages,
+                            size_t count)
 {
     VhdxImage *img = opaque;
+    int ret;
 
-    if (vhdx_log_read_logged(&img->log, offset, page)) {
-        return 0;
+    ret = vhdx_io_pread(img->io, offset, pages, count * VHDX_CACHE_PAGE_SIZE);
+    if (ret < 0) {
+        return ret;
     }
-    return vhdx_io_pread(img->io, offset, page, VHDX_CACHE_PAGE_SIZE);
+    for (size_t i = 0; i < count; i++) {
+        uint64_t at = i * VHDX_CACHE_PAGE_SIZE;
+
+        vhdx_log_read_logged(&img->log, offset + at, pages + at);
+    }
+    return 0;
 }
 
 int vhdx_image_flush(VhdxImage *img, GError **errp)

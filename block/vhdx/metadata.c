@@ -40,12 +40,15 @@
 #define FP_HAS_PARENT             (1u << 1)
 
 /*
- * vhdx_metadata_load reads at most this much of the region.  The region
- * length comes from the file; real images use 1 MiB regions holding well
- * under 1 KiB of items, so this only stops a hostile length from making
- * us allocate gigabytes.
+ * vhdx_metadata_load reads at most this much of the region (and only as
+ * far as the table's items go).  The region length comes from the file;
+ * real images use 1 MiB regions holding well under 1 KiB of items, so
+ * this only stops a hostile length from making us allocate gigabytes.
  */
 #define METADATA_READ_MAX       (16 * VHDX_MiB)
+
+/* What vhdx_metadata_load reads of the items with the table */
+#define METADATA_FIRST_ITEMS    (4 * 1024)
 
 /* Items are packed from 64 KiB on, each starting on an 8-byte boundary */
 #define ITEM_ALIGN              8
@@ -504,11 +507,38 @@ int vhdx_metadata_decode(const uint8_t *region, uint32_t len,
     return metadata_decode_partial(region, len, len, md, errp);
 }
 
+/*
+ * How much of the region its items need: up to the end of the furthest
+ * item the table names, the table at least and @cap at most.  A bad table
+ * needs the table only: the decoder refuses it from that.
+ */
+static uint32_t metadata_items_end(const uint8_t *table, uint32_t cap)
+{
+    uint64_t end = VHDX_METADATA_TABLE_SIZE;
+    uint32_t count;
+
+    if (metadata_validate_header(table, &count, NULL) == 0) {
+        for (uint32_t i = 0; i < count; i++) {
+            MetadataEntry e;
+
+            metadata_entry_parse(table, i, &e);
+            end = MAX(end, (uint64_t)e.offset + e.length);
+        }
+    }
+    return MIN(end, cap);
+}
+
+/*
+ * Reads the table and the first items in one read, then the rest of the
+ * items if they go further: real regions are 1 MiB holding well under
+ * 1 KiB of items, and every image of a chain is opened.
+ */
 int vhdx_metadata_load(VhdxIO *io, uint64_t offset, uint32_t len,
                        VhdxMetadata *md, GError **errp)
 {
-    uint32_t avail = MIN(len, METADATA_READ_MAX);
     g_autofree uint8_t *buf = NULL;
+    uint32_t cap = MIN(len, METADATA_READ_MAX);
+    uint32_t first, avail;
     int ret;
 
     memset(md, 0, sizeof(*md));
@@ -516,10 +546,20 @@ int vhdx_metadata_load(VhdxIO *io, uint64_t offset, uint32_t len,
     if (ret < 0) {
         return ret;
     }
-    buf = g_malloc(avail);
-    ret = vhdx_io_pread(io, offset, buf, avail);
+    first = MIN(cap, VHDX_METADATA_TABLE_SIZE + METADATA_FIRST_ITEMS);
+    buf = g_malloc(first);
+    ret = vhdx_io_pread(io, offset, buf, first);
     if (ret < 0) {
         return vhdx_io_error(errp, -ret, "VHDX metadata region: read failed");
+    }
+    avail = MAX(first, metadata_items_end(buf, cap));
+    if (avail > first) {
+        buf = g_realloc(buf, avail);
+        ret = vhdx_io_pread(io, offset + first, buf + first, avail - first);
+        if (ret < 0) {
+            return vhdx_io_error(errp, -ret, "VHDX metadata items: read "
+                                 "failed");
+        }
     }
     return metadata_decode_partial(buf, len, avail, md, errp);
 }

@@ -36,14 +36,26 @@ VhdxCache *vhdx_cache_new(VhdxIO *io, size_t max_pages, size_t max_dirty,
                           VhdxCacheCommitFn commit, void *opaque);
 
 /*
- * Reads the page at @offset into @page (VHDX_CACHE_PAGE_SIZE bytes)
- * as committed: pages committed but not yet home are read from wherever
- * the commit callback keeps them.  Returns 0 or a negative errno.
+ * Reads the @count pages from @offset into @pages (@count *
+ * VHDX_CACHE_PAGE_SIZE bytes) as committed: pages committed but not yet
+ * home are read from wherever the commit callback keeps them.  Returns 0
+ * or a negative errno.
  */
-typedef int (*VhdxCacheReadFn)(void *opaque, uint64_t offset, uint8_t *page);
+typedef int (*VhdxCacheReadFn)(void *opaque, uint64_t offset, uint8_t *pages,
+                               size_t count);
 
 /* Loads pages through @read (with the commit callback's opaque) */
 void vhdx_cache_set_reader(VhdxCache *c, VhdxCacheReadFn read);
+
+/*
+ * On a miss, reads the whole aligned run of @pages pages (a power of two)
+ * that holds the page asked for, and keeps the others of the run that are
+ * not cached yet where clean pages can make room for them: one read where
+ * a table is walked page by page, as qcow2 reads an L2 table whole.  The
+ * caller must only ask for pages of structures that are aligned to and
+ * sized in runs (VHDX's are in MiB).  Default 1: the page alone.
+ */
+void vhdx_cache_set_read_around(VhdxCache *c, size_t pages);
 void vhdx_cache_free(VhdxCache *c);
 
 /*

@@ -47,6 +47,13 @@ typedef struct VhdxImage VhdxImage;
 #define VHDX_CACHE_DEFAULT_PAGES 1024
 
 /*
+ * A cache miss reads the 64 KiB around the page (the BAT and sector bitmap
+ * blocks are MiB-aligned): a reader walking a table pays one read per 16
+ * pages, and through a chain each layer's bitmap is read in a few reads.
+ */
+#define VHDX_CACHE_READ_AROUND_PAGES 16
+
+/*
  * Opens the image on @io.  A writable open replays a dirty log first; a
  * read-only one replays it into memory (see vhdx/shadow.h) and reads the
  * image as the log says, the file untouched until the image is written

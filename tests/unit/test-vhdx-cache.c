@@ -210,6 +210,76 @@ static void test_read_error(void)
     vhdx_cache_free(cache);
 }
 
+static void test_read_around_reads_the_run_once(void)
+{
+    g_autoptr(MemIO) m = patterned_file(16);
+    Committer c = { .m = m };
+    VhdxCache *cache = vhdx_cache_new(memio_io(m), 8, 8, commit_home, &c);
+    uint64_t v;
+
+    vhdx_cache_set_read_around(cache, 4);
+    g_assert_cmpint(vhdx_cache_read64(cache, 5 * PAGE, &v, NULL), ==, 0);
+    g_assert_cmpuint(v, ==, 5 * PAGE / 8);
+    g_assert_cmpuint(m->reads, ==, 1);
+    /* The rest of the aligned run 4..7 came with it */
+    for (int i = 4; i < 8; i++) {
+        g_assert_cmpint(vhdx_cache_read64(cache, i * PAGE + 8, &v, NULL), ==,
+                        0);
+        g_assert_cmpuint(v, ==, (i * PAGE + 8) / 8);
+    }
+    g_assert_cmpuint(m->reads, ==, 1);
+    /* The next run is a new read */
+    g_assert_cmpint(vhdx_cache_read64(cache, 8 * PAGE, &v, NULL), ==, 0);
+    g_assert_cmpuint(m->reads, ==, 2);
+    vhdx_cache_free(cache);
+}
+
+static void test_read_around_keeps_cached_pages(void)
+{
+    g_autoptr(MemIO) m = patterned_file(16);
+    Committer c = { .m = m };
+    VhdxCache *cache = vhdx_cache_new(memio_io(m), 8, 8, commit_home, &c);
+    uint64_t v;
+
+    /* Page 6 changed in memory only; then its run is read for page 5 */
+    g_assert_cmpint(vhdx_cache_write64(cache, 6 * PAGE, 77, NULL), ==, 0);
+    vhdx_cache_set_read_around(cache, 4);
+    g_assert_cmpint(vhdx_cache_read64(cache, 5 * PAGE, &v, NULL), ==, 0);
+    g_assert_cmpuint(m->reads, ==, 2);
+    g_assert_cmpint(vhdx_cache_read64(cache, 6 * PAGE, &v, NULL), ==, 0);
+    g_assert_cmpuint(v, ==, 77);
+    g_assert_cmpuint(vhdx_cache_dirty_count(cache), ==, 1);
+    vhdx_cache_free(cache);
+}
+
+static void test_read_around_never_commits(void)
+{
+    g_autoptr(MemIO) m = patterned_file(16);
+    Committer c = { .m = m };
+    VhdxCache *cache = vhdx_cache_new(memio_io(m), 4, 4, commit_home, &c);
+    uint64_t v;
+
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmpint(vhdx_cache_write64(cache, i * PAGE, 1000 + i, NULL),
+                        ==, 0);
+    }
+    vhdx_cache_set_read_around(cache, 4);
+    /* Room for the page asked for only: its neighbours are not kept... */
+    g_assert_cmpint(vhdx_cache_read64(cache, 9 * PAGE, &v, NULL), ==, 0);
+    g_assert_cmpuint(v, ==, 9 * PAGE / 8);
+    g_assert_cmpuint(c.commits, ==, 0);
+    g_assert_cmpuint(vhdx_cache_dirty_count(cache), ==, 3);
+    /*
+     * ...so the next page of the run is read again, and the dirty limit
+     * is not reached by a guess
+     */
+    g_assert_cmpint(vhdx_cache_read64(cache, 10 * PAGE, &v, NULL), ==, 0);
+    g_assert_cmpuint(v, ==, 10 * PAGE / 8);
+    g_assert_cmpuint(m->reads, ==, 5);
+    g_assert_cmpuint(c.commits, ==, 0);
+    vhdx_cache_free(cache);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -221,5 +291,10 @@ int main(int argc, char **argv)
     g_test_add_func("/cache/all-dirty", test_all_dirty_forces_commit);
     g_test_add_func("/cache/commit-failure", test_commit_failure_keeps_dirty);
     g_test_add_func("/cache/read-error", test_read_error);
+    g_test_add_func("/cache/read-around", test_read_around_reads_the_run_once);
+    g_test_add_func("/cache/read-around-keeps-cached",
+                    test_read_around_keeps_cached_pages);
+    g_test_add_func("/cache/read-around-never-commits",
+                    test_read_around_never_commits);
     return g_test_run();
 }

@@ -554,6 +554,21 @@ static void test_load(void)
     g_assert_no_error(err);
     assert_md_equal(&in, &out);
     vhdx_metadata_clear(&out);
+    /* The table with its first items, not the whole 1 MiB region */
+    g_assert_cmpuint(m->reads, ==, 1);
+    g_assert_cmpuint(m->bytes_read, ==, VHDX_METADATA_TABLE_SIZE + 4096);
+
+    /* An item further on: then as far as it goes, in a second read */
+    m->reads = 0;
+    m->bytes_read = 0;
+    add_entry(memio_bytes(m) + 2 * VHDX_MiB, &other_guid,
+              VHDX_METADATA_TABLE_SIZE + 8192, 16, 0);
+    g_assert_cmpint(vhdx_metadata_load(memio_io(m), 2 * VHDX_MiB,
+                                       REGION_SIZE, &out, &err), ==, 0);
+    g_assert_no_error(err);
+    vhdx_metadata_clear(&out);
+    g_assert_cmpuint(m->reads, ==, 2);
+    g_assert_cmpuint(m->bytes_read, ==, VHDX_METADATA_TABLE_SIZE + 8192 + 16);
 
     /* A hostile region length: only its start is read */
     g_assert_cmpint(vhdx_metadata_load(memio_io(m), 2 * VHDX_MiB,

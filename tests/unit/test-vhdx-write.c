@@ -442,6 +442,48 @@ static void test_new_block_cannot_allocate(void)
     check_new_block_growth(0, true, 0);
 }
 
+/*
+ * Metadata committed to the log but not yet home is read back from the
+ * log once the cache has dropped it, and a cache miss reads the 64 KiB
+ * around the page: the BAT page and two sector bitmap pages 8 pages
+ * apart cost two reads
+ */
+static void test_reread_committed_metadata(void)
+{
+    const uint64_t far = 130 * BLOCK_SIZE;  /* bitmap page 8 of the chunk */
+    VhdxGuid parent_dwg;
+    g_autoptr(MemIO) m = NULL;
+    VhdxImage *img;
+    VhdxExtent ext;
+    unsigned reads;
+
+    vhdx_guid_generate(&parent_dwg);
+    m = test_create_child(256 * MiB, BLOCK_SIZE, 512, &parent_dwg);
+    img = test_open(m, VHDX_OPEN_WRITE);
+    test_write(img, m, 0, 4096, NEW_BYTE);
+    test_write(img, m, far, 4096, OLD_BYTE);
+    g_assert_cmpint(vhdx_image_flush(img, NULL), ==, 0);
+    /* Committed, not home: the BAT in the file still says not present */
+    g_assert_cmpuint(vhdx_bat_state(vhdx_ld64(memio_bytes(m) +
+                                              image_bat_entry_offset(img, 0))),
+                     ==, VHDX_PAYLOAD_NOT_PRESENT);
+    vhdx_cache_invalidate(img->cache);
+
+    reads = m->reads;
+    g_assert_cmpint(vhdx_image_map(img, 0, BLOCK_SIZE, &ext, NULL), ==, 0);
+    g_assert_cmpint(ext.kind, ==, VHDX_EXTENT_DATA);
+    g_assert_cmpuint(ext.length, ==, 4096);
+    g_assert_cmpint(vhdx_image_map(img, far, BLOCK_SIZE, &ext, NULL), ==, 0);
+    g_assert_cmpint(ext.kind, ==, VHDX_EXTENT_DATA);
+    g_assert_cmpuint(m->reads - reads, ==, 2);
+
+    test_assert_reads(img, m, 0, 4096, PARENT_BYTE, NEW_BYTE);
+    test_assert_reads(img, m, far, 4096, PARENT_BYTE, OLD_BYTE);
+    test_assert_reads(img, m, far + 4096, BLOCK_SIZE - 4096, PARENT_BYTE,
+                      PARENT_BYTE);
+    vhdx_image_free(img);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -453,6 +495,8 @@ int main(int argc, char **argv)
                     test_cancel_gives_space_back);
     g_test_add_func("/write/zero-frees-space", test_zero_frees_space);
     g_test_add_func("/write/new-block-allocated", test_new_block_allocated);
+    g_test_add_func("/write/reread-committed-metadata",
+                    test_reread_committed_metadata);
     g_test_add_func("/write/new-block-sparse", test_new_block_sparse);
     g_test_add_func("/write/new-block-cannot-allocate",
                     test_new_block_cannot_allocate);
