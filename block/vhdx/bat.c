@@ -103,9 +103,13 @@ bool vhdx_bat_entry_state_valid(const VhdxBatGeometry *g, uint64_t index,
 {
     unsigned state = vhdx_bat_state(entry);
 
-    return vhdx_bat_index_is_bitmap(g, index) ?
-           bitmap_state_valid(state, g->has_parent) :
-           payload_state_valid(state, g->has_parent);
+    if (vhdx_bat_index_is_bitmap(g, index)) {
+        return bitmap_state_valid(state, g->has_parent);
+    }
+    if (vhdx_bat_index_past_disk(g, index) && vhdx_payload_has_data(state)) {
+        return false;
+    }
+    return payload_state_valid(state, g->has_parent);
 }
 
 int vhdx_bat_entry_validate(const VhdxBatGeometry *g, uint64_t index,
@@ -132,6 +136,12 @@ int vhdx_bat_entry_validate(const VhdxBatGeometry *g, uint64_t index,
                               "block state %u", index, state);
         }
         has_data = vhdx_payload_has_data(state);
+        if (has_data && vhdx_bat_index_past_disk(g, index)) {
+            return vhdx_error(errp, EINVAL,
+                              "VHDX BAT entry %" PRIu64 ": payload block "
+                              "state %u past the end of the disk (%" PRIu64
+                              " blocks)", index, state, g->payload_blocks);
+        }
     }
     if (!has_data) {
         return 0;

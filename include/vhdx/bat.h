@@ -72,6 +72,17 @@ static inline bool vhdx_bat_index_is_bitmap(const VhdxBatGeometry *g,
     return index % (g->chunk_ratio + 1) == g->chunk_ratio;
 }
 
+/*
+ * True if payload entry @index is for a block past the end of the disk: a
+ * differencing image's BAT holds whole chunks, so its last chunk has such
+ * entries, which may hold no data
+ */
+static inline bool vhdx_bat_index_past_disk(const VhdxBatGeometry *g,
+                                            uint64_t index)
+{
+    return index - index / (g->chunk_ratio + 1) >= g->payload_blocks;
+}
+
 static inline unsigned vhdx_bat_state(uint64_t entry)
 {
     return entry & VHDX_BAT_STATE_MASK;

@@ -144,6 +144,30 @@ static void test_entry_validate(void)
                     ==, 0);
 }
 
+/*
+ * A child's BAT holds whole chunks: the payload entries of its last
+ * chunk past the end of the disk may hold no data
+ */
+static void test_entry_past_disk(void)
+{
+    /* 3 blocks of 1 MiB, 4096 entries per chunk: entries 3..4095 unused */
+    VhdxBatGeometry diff = geometry(3 * MiB, MiB, 512, true);
+    uint64_t data = VHDX_PAYLOAD_FULLY_PRESENT | 8 * MiB;
+
+    g_assert_cmpuint(diff.payload_blocks, ==, 3);
+    g_assert_cmpuint(diff.total_entries, >, 4);
+    g_assert_cmpint(vhdx_bat_entry_validate(&diff, 2, data, 64 * MiB, NULL),
+                    ==, 0);
+    assert_check_fails(&diff, 3, data, "past the end of the disk");
+    assert_check_fails(&diff, 100, VHDX_PAYLOAD_PARTIALLY_PRESENT | 8 * MiB,
+                       "past the end of the disk");
+    g_assert_false(vhdx_bat_entry_state_valid(&diff, 3, data));
+    /* States without data are harmless there */
+    g_assert_true(vhdx_bat_entry_state_valid(&diff, 3, VHDX_PAYLOAD_ZERO));
+    g_assert_cmpint(vhdx_bat_entry_validate(&diff, 3,
+                        VHDX_PAYLOAD_NOT_PRESENT, 64 * MiB, NULL), ==, 0);
+}
+
 static void test_rejects_bad_block_size(void)
 {
     VhdxBatGeometry g;
@@ -165,6 +189,7 @@ int main(int argc, char **argv)
     g_test_add_func("/bat/chunk-boundaries", test_chunk_boundaries);
     g_test_add_func("/bat/entry-encoding", test_entry_encoding);
     g_test_add_func("/bat/entry-check", test_entry_validate);
+    g_test_add_func("/bat/entry-past-disk", test_entry_past_disk);
     g_test_add_func("/bat/bad-block-size", test_rejects_bad_block_size);
     return g_test_run();
 }

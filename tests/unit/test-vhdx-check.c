@@ -369,6 +369,35 @@ static void test_bitmap_beyond_eof(void)
 }
 
 /*
+ * A payload entry of the last chunk past the end of the disk that holds
+ * data: refused by a writer, found, and repaired to NOT_PRESENT; the
+ * disk's blocks keep their data
+ */
+static void test_child_past_disk(void)
+{
+    g_autoptr(MemIO) m = child_with_partial_blocks();
+    g_autoptr(GPtrArray) found = NULL;
+    VhdxCheckReport r;
+    VhdxImage *img;
+
+    set_entry(m, 20, vhdx_bat_entry(VHDX_PAYLOAD_FULLY_PRESENT,
+                                    vhdx_bat_offset(get_entry(m, 0))));
+    assert_open_fails(m);
+    found = assert_found(m, 1);
+    assert_line(found, 0, "BAT entry 20 (payload block 20): state 6 holds "
+                "data past the end of the disk");
+    g_ptr_array_unref(check_lines(m, false, &r));
+    g_assert_cmpuint(r.allocated_blocks, ==, 2);
+    g_assert_cmpuint(r.total_blocks, ==, 16);
+    g_ptr_array_unref(assert_repaired(m, 1));
+    g_assert_cmpuint(get_entry(m, 20), ==, VHDX_PAYLOAD_NOT_PRESENT);
+    img = test_open(m, 0);
+    test_assert_reads(img, m, 0, 64 * 1024, 0xee, 0x21);
+    test_assert_reads(img, m, MiB, 64 * 1024, 0xee, 0x22);
+    vhdx_image_free(img);
+}
+
+/*
  * A child's block on another's space keeps its bitmap and reads what it
  * read before the repair: a copy of the shared space
  */
@@ -401,5 +430,6 @@ int main(int argc, char **argv)
     g_test_add_func("/check/no-bitmap", test_no_bitmap);
     g_test_add_func("/check/bitmap-beyond-eof", test_bitmap_beyond_eof);
     g_test_add_func("/check/child-shared", test_child_shared);
+    g_test_add_func("/check/child-past-disk", test_child_past_disk);
     return g_test_run();
 }
