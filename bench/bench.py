@@ -1325,7 +1325,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         description='qemu-vhdx benchmark: ours, stock vhdx, qcow2, raw')
     parser.add_argument('--quick', action='store_true',
-                        help='smaller images and counts (about 95 s on an '
+                        help='smaller images and counts (46-95 s on an '
                         'idle 2-core machine)')
     parser.add_argument('--reps', type=int, default=0,
                         help='rounds per case (default 3 quick, 5 full)')
