@@ -193,6 +193,36 @@ void vhdx_alloc_release_sealed(VhdxAllocator *a)
     g_array_set_size(a->sealed, 0);
 }
 
+/* Drops the parts of @list's ranges at or past @end */
+static void ranges_clip(GArray *list, uint64_t end)
+{
+    guint i = 0;
+
+    while (i < list->len) {
+        VhdxRange *r = &g_array_index(list, VhdxRange, i);
+
+        if (r->offset >= end) {
+            g_array_remove_index(list, i);
+            continue;
+        }
+        r->length = MIN(r->length, end - r->offset);
+        i++;
+    }
+}
+
+void vhdx_alloc_cut(VhdxAllocator *a, uint64_t end)
+{
+    g_assert(end % VHDX_ALIGNMENT == 0);
+    if (end >= a->end) {
+        return;
+    }
+    ranges_clip(a->free, end);
+    ranges_clip(a->pending, end);
+    ranges_clip(a->committed, end);
+    ranges_clip(a->sealed, end);
+    a->end = end;
+}
+
 uint64_t vhdx_alloc_free_bytes(const VhdxAllocator *a)
 {
     uint64_t total = 0;

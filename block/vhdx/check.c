@@ -69,6 +69,8 @@ int vhdx_image_trim(VhdxImage *img, uint64_t end, GError **errp)
         return vhdx_io_error(errp, -ret, "VHDX: cannot cut the file to %"
                              PRIu64 " bytes", end);
     }
+    /* Free space that was cut off must be grown into again, not reused */
+    vhdx_alloc_cut(&img->alloc, end);
     return 0;
 }
 

@@ -60,6 +60,12 @@ bool vhdx_alloc_seal(VhdxAllocator *a);
 /* I/O that might use the sealed ranges is over: reuse them */
 void vhdx_alloc_release_sealed(VhdxAllocator *a);
 
+/*
+ * The file was cut to @end (1 MiB aligned, no block in use past it):
+ * space from there on is fresh again, to be grown into, not a hole
+ */
+void vhdx_alloc_cut(VhdxAllocator *a, uint64_t end);
+
 /* The end of the space in use: @end less any free range touching it */
 uint64_t vhdx_alloc_used_end(const VhdxAllocator *a);
 

@@ -90,11 +90,43 @@ static void test_bound_grows(void)
     vhdx_alloc_destroy(&a);
 }
 
+/*
+ * Cutting the file (vhdx_image_trim) drops the free space past the cut,
+ * in every list: the next block there is fresh, to be grown into, not a
+ * hole already inside the file
+ */
+static void test_cut(void)
+{
+    VhdxAllocator a;
+
+    vhdx_alloc_init(&a, 8 * MiB);
+    vhdx_alloc_add_hole(&a, 3 * MiB, MiB);
+    vhdx_alloc_add_hole(&a, 7 * MiB, MiB);
+    vhdx_alloc_release(&a, 5 * MiB, 2 * MiB);
+    vhdx_alloc_committed(&a);
+    g_assert_cmpuint(vhdx_alloc_used_end(&a), ==, 7 * MiB);
+    vhdx_alloc_cut(&a, 6 * MiB);
+    g_assert_cmpuint(vhdx_alloc_used_end(&a), ==, 6 * MiB);
+    g_assert_cmpuint(vhdx_alloc_free_bytes(&a), ==, MiB);
+    g_assert_cmpuint(take(&a, MiB, false), ==, 3 * MiB);
+    g_assert_cmpuint(take(&a, MiB, true), ==, 6 * MiB);
+    /* The committed release was clipped to what the file still holds */
+    g_assert_true(vhdx_alloc_seal(&a));
+    vhdx_alloc_release_sealed(&a);
+    g_assert_cmpuint(take(&a, MiB, false), ==, 5 * MiB);
+    g_assert_cmpuint(take(&a, MiB, true), ==, 7 * MiB);
+    /* A cut past the end changes nothing */
+    vhdx_alloc_cut(&a, 100 * MiB);
+    g_assert_cmpuint(take(&a, MiB, true), ==, 8 * MiB);
+    vhdx_alloc_destroy(&a);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/alloc/holes-merge", test_holes_merge);
     g_test_add_func("/alloc/many-holes", test_many_holes);
     g_test_add_func("/alloc/bound-grows", test_bound_grows);
+    g_test_add_func("/alloc/cut", test_cut);
     return g_test_run();
 }
