@@ -254,8 +254,7 @@ static char *check_describe(const VhdxImage *img, const BatFault *f,
 
     switch (f->kind) {
     case VHDX_FAULT_STATE:
-        if (!vhdx_bat_index_is_bitmap(&img->geo, f->index) &&
-            vhdx_bat_index_past_disk(&img->geo, f->index)) {
+        if (vhdx_bat_index_past_disk(&img->geo, f->index)) {
             return g_strdup_printf("%s: state %u holds data past the end "
                                    "of the disk", name,
                                    vhdx_bat_state(f->entry));

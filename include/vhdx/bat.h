@@ -73,14 +73,15 @@ static inline bool vhdx_bat_index_is_bitmap(const VhdxBatGeometry *g,
 }
 
 /*
- * True if payload entry @index is for a block past the end of the disk: a
- * differencing image's BAT holds whole chunks, so its last chunk has such
- * entries, which may hold no data
+ * True if entry @index is a payload entry for a block past the end of the
+ * disk: a differencing image's BAT holds whole chunks, so its last chunk
+ * has such entries, which may hold no data
  */
 static inline bool vhdx_bat_index_past_disk(const VhdxBatGeometry *g,
                                             uint64_t index)
 {
-    return index - index / (g->chunk_ratio + 1) >= g->payload_blocks;
+    return !vhdx_bat_index_is_bitmap(g, index) &&
+           index - index / (g->chunk_ratio + 1) >= g->payload_blocks;
 }
 
 static inline unsigned vhdx_bat_state(uint64_t entry)
